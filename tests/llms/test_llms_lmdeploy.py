@@ -1,0 +1,66 @@
+"""LMDeploy backends: gen-param mapping, the missing-install message, and the HTTP client."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from lagent_nb.llms import LMDeployClient, LMDeployPipeline
+from lagent_nb.llms.lmdeploy_wrapper import (
+    SSE_DONE,
+    completions_payload,
+    generation_kwargs,
+    sse_piece,
+)
+
+GEN = dict(
+    max_new_tokens=64,
+    top_p=0.9,
+    top_k=1,
+    temperature=0.0,
+    repetition_penalty=1.1,
+    stop_words=["<|im_end|>"],
+)
+
+
+def test_generation_kwargs_follow_lagent_sampling_rule():
+    greedy = generation_kwargs(dict(GEN, session_id=3))
+    assert greedy == dict(
+        max_new_tokens=64,
+        top_p=0.9,
+        top_k=1,
+        temperature=0.0,
+        repetition_penalty=1.1,
+        stop_words=["<|im_end|>"],
+        skip_special_tokens=False,
+        do_sample=False,
+    )
+    assert generation_kwargs(dict(GEN, top_k=40))["do_sample"] is True
+    assert generation_kwargs(dict(GEN, temperature=0.7))["do_sample"] is True
+
+
+def test_completions_payload_uses_a_fresh_engine_session_per_request():
+    first = completions_payload("m", "hi", GEN, stream=True)
+    second = completions_payload("m", "hi", GEN, stream=False)
+    assert first["session_id"] != second["session_id"]
+    assert first["max_tokens"] == 64 and first["stop"] == ["<|im_end|>"]
+    assert first["stream"] is True and second["stream"] is False
+
+
+def test_sse_lines():
+    assert sse_piece('data: {"choices": [{"text": "ab"}]}') == "ab"
+    assert sse_piece(": keep-alive") == ""
+    assert sse_piece("data: [DONE]") is SSE_DONE
+
+
+@pytest.mark.skipif(importlib.util.find_spec("lmdeploy") is not None, reason="LMDeploy installed")
+def test_pipeline_without_lmdeploy_says_how_to_install():
+    with pytest.raises(ImportError, match=r"lagent_nb\[lmdeploy\]"):
+        LMDeployPipeline("internlm/internlm2_5-7b-chat")
+
+
+def test_client_error_names_the_server_url():
+    client = LMDeployClient("http://127.0.0.1:9", model_name="m", timeout=2)
+    with pytest.raises(RuntimeError, match=r"http://127\.0\.0\.1:9/v1/completions.*ConnectError"):
+        client.chat([{"role": "user", "content": "hi"}])
