@@ -1,0 +1,129 @@
+"""vLLM through lagent_nb's wrappers: batch chat, streaming, and throughput on a real GPU.
+
+``python bench/vllm_check.py [--quick] [--model NAME]``. Needs an NVIDIA GPU and vLLM; anywhere
+else it prints why it skipped and exits 0, so the benchmark suite runs on every machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.util
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lagent_nb.llms import INTERNLM2_META
+from lagent_nb.schema import ModelStatusCode
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+TITLE = "## vLLM check (VllmModel / AsyncVllmModel)"
+
+
+def skip_reason() -> str | None:
+    """Why this machine cannot run the check, or None when it can."""
+    if shutil.which("nvidia-smi") is None and not Path("/dev/nvidia0").exists():
+        return "no NVIDIA GPU on this machine (vLLM needs one)"
+    if importlib.util.find_spec("vllm") is None:
+        return "vLLM is not installed (`pip install vllm`)"
+    return None
+
+
+def _prompts(count: int) -> list[list[dict]]:
+    topics = ["rivers", "prime numbers", "the moon", "bread", "jazz", "volcanoes", "chess"]
+    return [
+        [{"role": "user", "content": f"Write three sentences about {topics[i % len(topics)]}."}]
+        for i in range(count)
+    ]
+
+
+def _batch_chat(model: str, count: int, max_new_tokens: int) -> tuple[float, int, str]:
+    from lagent_nb.llms import VllmModel
+
+    llm = VllmModel(
+        model,
+        vllm_cfg={"gpu_memory_utilization": 0.4, "enforce_eager": True},
+        meta_template=INTERNLM2_META,
+        stop_words=["<|im_end|>"],
+        max_new_tokens=max_new_tokens,
+        temperature=0.0,
+    )
+    prompts = [llm.render(conversation) for conversation in _prompts(count)]
+    llm.generate(prompts[:1])  # warm-up
+    started = time.perf_counter()
+    details = llm.generate(prompts, return_dict=True)
+    elapsed = time.perf_counter() - started
+    tokens = sum(len(d["token_ids"] or ()) for d in details)
+    sample = details[0]["text"]
+    del llm
+    gc.collect()
+    return elapsed, tokens, sample
+
+
+async def _streams(model: str, count: int, max_new_tokens: int) -> tuple[float, float, int]:
+    from lagent_nb.llms import AsyncVllmModel
+
+    llm = AsyncVllmModel(
+        model,
+        vllm_cfg={"gpu_memory_utilization": 0.4, "enforce_eager": True},
+        meta_template=INTERNLM2_META,
+        stop_words=["<|im_end|>"],
+        max_new_tokens=max_new_tokens,
+        temperature=0.0,
+    )
+    first_chunk: list[float] = []
+    started = time.perf_counter()
+
+    async def one(conversation: list[dict]) -> int:
+        chunks = 0
+        async for status, _text, _ in llm.stream_chat(conversation, session_id=0):
+            if chunks == 0:
+                first_chunk.append(time.perf_counter() - started)
+            chunks += int(status == ModelStatusCode.STREAM_ING)
+        return chunks
+
+    chunks = await asyncio.gather(*(one(c) for c in _prompts(count)))
+    return time.perf_counter() - started, min(first_chunk), sum(chunks)
+
+
+def run(quick: bool = False, model: str = DEFAULT_MODEL) -> str:
+    reason = skip_reason()
+    if reason:
+        return f"{TITLE}\n\nskipped: {reason}.\n"
+    count, max_new = (8, 64) if quick else (64, 256)
+    elapsed, tokens, sample = _batch_chat(model, count, max_new)
+    stream_s, first_s, chunks = asyncio.run(_streams(model, count, max_new))
+    return "\n".join(
+        [
+            TITLE,
+            "",
+            f"model `{model}`, {count} conversations, max_new_tokens={max_new}, greedy",
+            "",
+            "| path | wall (s) | output | rate |",
+            "|---|---|---|---|",
+            f"| VllmModel.generate (batch) | {elapsed:.2f} | {tokens} tokens "
+            f"| {tokens / elapsed:.0f} tok/s |",
+            f"| AsyncVllmModel.stream_chat x{count} concurrent | {stream_s:.2f} | "
+            f"{chunks} chunks, first after {first_s:.2f} s | {chunks / stream_s:.0f} chunks/s |",
+            "",
+            f"sample reply: {sample[:120]!r}",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter requests")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}")
+    args = parser.parse_args(argv)
+    print(run(quick=args.quick, model=args.model))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
