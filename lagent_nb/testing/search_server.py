@@ -55,8 +55,9 @@ DEFAULT_PAGES = [
 class SearchServer:
     """Serve search answers and pages on ``127.0.0.1`` from a background thread.
 
-    Use it as a context manager. ``endpoint(provider)`` gives the URL to hand to a searcher;
-    ``page_url(slug)`` the URL of a hosted page. ``requests`` records ``(method, path, headers)``.
+    Use it as a context manager, or ``start()`` / ``stop()`` it (a notebook keeps it running).
+    ``endpoint(provider)`` gives the URL to hand to a searcher, ``page_url(slug)`` the URL of a
+    hosted page; ``requests`` records ``(method, path, headers)``.
     """
 
     def __init__(self, pages: Optional[List[Page]] = None, delay: float = 5.0) -> None:
@@ -86,13 +87,20 @@ class SearchServer:
     def page_url(self, slug: str) -> str:
         return f"{self.base_url}/pages/{slug}"
 
-    def __enter__(self) -> SearchServer:
+    def start(self) -> SearchServer:
+        """Serve from a daemon thread; returns ``self`` so ``SearchServer().start()`` reads."""
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def __enter__(self) -> SearchServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     # -- answers in each provider's format ------------------------------------------------------
     def _hits(self) -> List[dict]:
