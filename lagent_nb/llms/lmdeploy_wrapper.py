@@ -28,7 +28,7 @@ from typing import Any, Optional, Union
 import httpx
 
 from lagent_nb.llms.base_llm import AsyncBaseLLM, BaseLLM, StreamItem, strip_session_keys
-from lagent_nb.llms.stopping import cut_at_stop_words, split_stream_text
+from lagent_nb.llms.stopping import StreamText, cut_at_stop_words
 from lagent_nb.schema import ModelStatusCode
 
 _engine_sessions = itertools.count(1)
@@ -94,28 +94,6 @@ def sse_piece(line: str) -> Optional[str]:
     return json.loads(data)["choices"][0].get("text") or ""
 
 
-class _StreamText:
-    """Cumulative streamed text with stop words held back, shared by every streaming backend."""
-
-    def __init__(self, stop_words: Optional[list]) -> None:
-        self.stop_words = stop_words
-        self.raw = ""
-        self.shown = ""
-        self.stopped = False
-
-    def feed(self, piece: str) -> Optional[str]:
-        """Add a delta; return the new visible text when it changed."""
-        self.raw += piece
-        visible, self.stopped = split_stream_text(self.raw, self.stop_words)
-        if visible != self.shown:
-            self.shown = visible
-            return visible
-        return None
-
-    def final(self) -> str:
-        return cut_at_stop_words(self.raw, self.stop_words)
-
-
 def _shape(texts: list[str], stop_words, batched: bool) -> Union[str, list[str]]:
     texts = [cut_at_stop_words(t, stop_words) for t in texts]
     return texts if batched else texts[0]
@@ -160,7 +138,7 @@ class LMDeployPipeline(BaseLLM):
         self, inputs: str, skip_special_tokens: bool = False, **kwargs: Any
     ) -> Iterator[StreamItem]:
         params = self.update_gen_params(**kwargs)
-        text = _StreamText(params["stop_words"])
+        text = StreamText(params["stop_words"])
         config = self._config(params, skip_special_tokens)
         for response in self.model.stream_infer([inputs], gen_config=config, do_preprocess=False):
             visible = text.feed(response.text or "")
@@ -221,7 +199,7 @@ class AsyncLMDeployPipeline(AsyncBaseLLM):
         self, inputs: str, skip_special_tokens: bool = False, **kwargs: Any
     ) -> AsyncIterator[StreamItem]:
         params = self.update_gen_params(**kwargs)
-        text = _StreamText(params["stop_words"])
+        text = StreamText(params["stop_words"])
         async for piece in self._pieces(inputs, params, skip_special_tokens):
             visible = text.feed(piece)
             if visible is not None:
@@ -284,7 +262,7 @@ class LMDeployClient(_ClientCore, BaseLLM):
         self, inputs: str, skip_special_tokens: bool = False, **kwargs: Any
     ) -> Iterator[StreamItem]:
         params = self.update_gen_params(**kwargs)
-        text = _StreamText(params["stop_words"])
+        text = StreamText(params["stop_words"])
         body = completions_payload(
             self.model_name, inputs, params, stream=True, skip=skip_special_tokens
         )
@@ -344,7 +322,7 @@ class AsyncLMDeployClient(_ClientCore, AsyncBaseLLM):
         self, inputs: str, skip_special_tokens: bool = False, **kwargs: Any
     ) -> AsyncIterator[StreamItem]:
         params = self.update_gen_params(**kwargs)
-        text = _StreamText(params["stop_words"])
+        text = StreamText(params["stop_words"])
         body = completions_payload(
             self.model_name, inputs, params, stream=True, skip=skip_special_tokens
         )

@@ -1,10 +1,11 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1, scripted, for tests and benchmarks.
 
 It speaks enough of the chat-completions protocol (JSON and SSE streaming, usage, errors in
-OpenAI's shape) for the official ``openai`` client, and it can misbehave on purpose: HTTP 500,
-429 with ``Retry-After``, quota errors, malformed JSON, streams cut mid-way, or no answer at
-all. Each connection gets its own thread, so hundreds of concurrent requests are served in
-parallel, and every request is recorded (headers included) for assertions.
+OpenAI's shape) for the official ``openai`` client, plus the legacy ``/v1/completions`` that
+LMDeploy's server offers, and it can misbehave on purpose: HTTP 500, 429 with ``Retry-After``,
+quota errors, malformed JSON, streams cut mid-way, or no answer at all. Each connection gets its
+own thread, so hundreds of concurrent requests are served in parallel, and every request is
+recorded (headers included) for assertions.
 
 Stop words in a request are deliberately ignored, like some real servers do, so tests can see
 the client cut them.
@@ -38,6 +39,15 @@ FAULTS = (
     "hang",  # reads the request and never answers (until the server stops)
     "drop",  # closes the connection without any response
 )
+
+
+# Faults answered with an OpenAI-style error body: fault -> (status, message, error code).
+_ERROR_REPLIES = {
+    "http_500": (500, "scripted internal error", "server_error"),
+    "http_429": (429, "scripted rate limit", "rate_limit_exceeded"),
+    "insufficient_quota": (429, "scripted: quota exhausted", "insufficient_quota"),
+    "http_401": (401, "scripted: invalid api key", "invalid_api_key"),
+}
 
 
 @dataclass
@@ -139,9 +149,11 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         body = self._read_body()
         self._record(body)
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        if not self.path.rstrip("/").endswith("/completions"):
             self._send_error(404, f"no route for POST {self.path}", "not_found")
             return
+        # ``/v1/completions`` (prompt in, ``choices[0].text`` out) serves LMDeploy-style clients.
+        self.legacy = not self.path.rstrip("/").endswith("/chat/completions")
         with state.lock:
             fault = state.fault.take()
             retry_after = state.fault.retry_after
@@ -172,18 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if state.delay:
             time.sleep(state.delay)
-        if fault == "http_500":
-            self._send_error(500, "scripted internal error", "server_error")
-            return
-        if fault == "http_429":
-            headers = {"Retry-After": f"{retry_after:g}"}
-            self._send_error(429, "scripted rate limit", "rate_limit_exceeded", headers)
-            return
-        if fault == "insufficient_quota":
-            self._send_error(429, "scripted: quota exhausted", "insufficient_quota")
-            return
-        if fault == "http_401":
-            self._send_error(401, "scripted: invalid api key", "invalid_api_key")
+        if fault in _ERROR_REPLIES:
+            status, message, code = _ERROR_REPLIES[fault]
+            headers = {"Retry-After": f"{retry_after:g}"} if fault == "http_429" else None
+            self._send_error(status, message, code, headers)
             return
         if fault == "malformed_json":
             data = b'{"choices": [{"message": '
@@ -200,6 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if body.get("stream"):
             self._stream(body, reply, cut=fault == "stream_cut")
+        elif self.legacy:
+            self._send_json(200, self.server.text_completion(body, reply))
         else:
             self._send_json(200, self.server.completion(body, reply))
 
@@ -213,7 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
         pieces = split_chunks(reply["content"], state.chunk_size)
         if cut:
             pieces = pieces[: max(1, len(pieces) // 2)]
-        for event in self.server.stream_events(body, reply, pieces, finished=not cut):
+        events = self.server.text_stream_events if self.legacy else self.server.stream_events
+        for event in events(body, reply, pieces, finished=not cut):
             self._chunk(f"data: {event}\n\n".encode())
             if state.chunk_delay:
                 time.sleep(state.chunk_delay)
@@ -237,7 +244,7 @@ class _Server(ThreadingHTTPServer):
     def next_reply(self, body: dict) -> dict:
         state = self.state
         if state.replies is None:
-            messages = body.get("messages") or [{}]
+            messages = body.get("messages") or [{"content": body.get("prompt", "")}]
             reply: Reply = f"echo: {messages[-1].get('content', '')}"
         elif callable(state.replies):
             reply = state.replies(body)
@@ -283,6 +290,21 @@ class _Server(ThreadingHTTPServer):
             "choices": [choice],
             "usage": self._usage(body, reply["content"]),
         }
+
+    def text_completion(self, body: dict, reply: dict) -> dict:
+        """A ``/v1/completions`` answer: the reply as ``choices[0].text``."""
+        choice = {"index": 0, "text": reply["content"], "finish_reason": "stop", "logprobs": None}
+        return {**self._envelope(body, "text_completion"), "choices": [choice]}
+
+    def text_stream_events(self, body: dict, reply: dict, pieces: list[str], *, finished: bool):
+        """The SSE payloads of a streamed ``/v1/completions`` answer."""
+        envelope = self._envelope(body, "text_completion")
+        for piece in pieces:
+            choice = {"index": 0, "text": piece, "finish_reason": None}
+            yield json.dumps({**envelope, "choices": [choice]})
+        if finished:
+            choice = {"index": 0, "text": "", "finish_reason": "stop"}
+            yield json.dumps({**envelope, "choices": [choice]})
 
     def stream_events(self, body: dict, reply: dict, pieces: list[str], *, finished: bool):
         """The SSE ``data:`` payloads for a streamed reply, in OpenAI's chunk format."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 
 import pytest
@@ -13,6 +14,7 @@ from lagent_nb.llms.lmdeploy_wrapper import (
     generation_kwargs,
     sse_piece,
 )
+from lagent_nb.schema import ModelStatusCode
 
 GEN = dict(
     max_new_tokens=64,
@@ -64,3 +66,25 @@ def test_client_error_names_the_server_url():
     client = LMDeployClient("http://127.0.0.1:9", model_name="m", timeout=2)
     with pytest.raises(RuntimeError, match=r"http://127\.0\.0\.1:9/v1/completions.*ConnectError"):
         client.chat([{"role": "user", "content": "hi"}])
+
+
+def test_client_chat_and_stream_against_a_loopback_server():
+    from lagent_nb.llms import AsyncLMDeployClient
+    from lagent_nb.testing.openai_server import OpenAIServer
+
+    with OpenAIServer(["1, 2, 3<|im_end|>junk", "4 5 6 7"], chunk_size=2) as server:
+        client = LMDeployClient(server.base_url[: -len("/v1")], model_name="m", **GEN)
+        assert client.chat([{"role": "user", "content": "count"}]) == "1, 2, 3"
+        chunks = list(client.stream_chat([{"role": "user", "content": "more"}]))
+    assert chunks[-1] == (ModelStatusCode.END, "4 5 6 7", None)
+    assert [c[1] for c in chunks[:-1]] == ["4 ", "4 5 ", "4 5 6 ", "4 5 6 7"]
+    (first, second) = [r.body for r in server.requests]
+    assert first["prompt"].endswith("count") and first["stop"] == ["<|im_end|>"]
+    assert second["stream"] is True and first["session_id"] != second["session_id"]
+
+    async def run_async():
+        with OpenAIServer(["async reply"]) as server:
+            aclient = AsyncLMDeployClient(server.base_url[: -len("/v1")], model_name="m")
+            return await aclient.chat([{"role": "user", "content": "hi"}])
+
+    assert asyncio.run(run_async()) == "async reply"
