@@ -98,6 +98,7 @@ async def _measure(url: str, counts: list[int], repeats: int) -> list[tuple]:
         llm_wall, _ = await _median(_llm_calls(llm, n), repeats)
         pool_wall, _ = await _median(_llm_calls(one_pool, n), repeats)
         rows.append((n, agent_wall, agent_cpu / n * 1000, llm_wall, pool_wall))
+    await asyncio.gather(llm.aclose(), one_pool.aclose())
     return rows
 
 

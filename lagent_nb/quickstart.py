@@ -91,9 +91,14 @@ def run(
     out: TextIO = sys.stdout,
 ) -> int:
     """Execute ``notebook``, print its transcript to ``out``; return the exit status."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    except ImportError as exc:
+        hint = f"quickstart needs nbclient and nbformat ({exc}): pip install nbclient"
+        print(hint, file=sys.stderr)
+        return 2
 
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(
@@ -126,6 +131,8 @@ def run(
         failure = f"a cell raised {exc.ename}: {exc.evalue}"
     except DeadKernelError as exc:
         failure = f"the kernel died: {exc}"
+    except RuntimeError as exc:  # nbclient's "Kernel didn't respond in N seconds"
+        failure = f"the kernel did not start: {exc}; raise --startup-timeout if it is slow"
     finally:
         nbformat.write(nb, executed_path(notebook))
         leftovers = _servers_owned_by(kernel_pid) if kernel_pid else []

@@ -21,51 +21,44 @@ export function isAgentSource(source: string): boolean {
   return source.startsWith(AGENT_MAGIC) && /^\s?$/.test(source.charAt(AGENT_MAGIC.length));
 }
 
-/** Keeps one notebook's code cells on the right mime type for as long as the panel lives. */
-class AgentCellHighlighter {
-  constructor(private readonly _panel: NotebookPanel) {
-    const cells = _panel.content.model?.cells;
-    if (!cells) {
-      return;
-    }
-    for (const cell of cells) {
-      this._watch(cell);
-    }
-    cells.changed.connect(this._onCellsChanged, this);
+/** Keeps a notebook's code cells on the right mime type for as long as the notebook lives. */
+function highlightAgentCells(panel: NotebookPanel): void {
+  const cells = panel.content.model?.cells;
+  if (!cells) {
+    return;
   }
-
-  private _onCellsChanged(_: unknown, change: IObservableList.IChangedArgs<ICellModel>): void {
-    if (change.type === 'add' || change.type === 'set') {
-      change.newValues.forEach(cell => this._watch(cell));
-    }
-  }
-
-  private _watch(cell: ICellModel): void {
-    if (cell.type !== 'code') {
-      return;
-    }
-    const code = cell as ICodeCellModel;
-    const apply = () => this._apply(code);
-    code.mimeTypeChanged.connect(apply);
-    code.sharedModel.changed.connect((_, change) => {
-      if (change.sourceChange) {
-        apply();
-      }
-    });
-    apply();
-  }
-
-  private _apply(cell: ICodeCellModel): void {
-    if (cell.isDisposed || this._panel.isDisposed) {
+  const apply = (cell: ICodeCellModel) => {
+    if (cell.isDisposed || panel.isDisposed) {
       return;
     }
     const wanted = isAgentSource(cell.sharedModel.getSource())
       ? PROMPT_MIME
-      : this._panel.content.codeMimetype;
+      : panel.content.codeMimetype;
     if (cell.mimeType !== wanted) {
       cell.mimeType = wanted;
     }
+  };
+  const watch = (cell: ICellModel) => {
+    if (cell.type !== 'code') {
+      return;
+    }
+    const code = cell as ICodeCellModel;
+    code.mimeTypeChanged.connect(() => apply(code));
+    code.sharedModel.changed.connect((_, change) => {
+      if (change.sourceChange) {
+        apply(code);
+      }
+    });
+    apply(code);
+  };
+  for (const cell of cells) {
+    watch(cell);
   }
+  cells.changed.connect((_, change: IObservableList.IChangedArgs<ICellModel>) => {
+    if (change.type === 'add' || change.type === 'set') {
+      change.newValues.forEach(watch);
+    }
+  });
 }
 
 export const agentCellsPlugin: JupyterFrontEndPlugin<void> = {
@@ -74,6 +67,6 @@ export const agentCellsPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker],
   activate: (_app: JupyterFrontEnd, tracker: INotebookTracker) => {
-    tracker.widgetAdded.connect((_, panel) => new AgentCellHighlighter(panel));
+    tracker.widgetAdded.connect((_, panel) => highlightAgentCells(panel));
   }
 };

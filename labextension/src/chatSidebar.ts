@@ -71,11 +71,7 @@ export const chatSidebarPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ICommandPalette],
-  activate: (
-    app: JupyterFrontEnd,
-    tracker: INotebookTracker,
-    palette: ICommandPalette | null
-  ) => {
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, palette: ICommandPalette | null) => {
     const views = new Map<string, AgentChatView>();
     const selectedCodeCell = (): CodeCell | null => {
       const cell = tracker.activeCell;

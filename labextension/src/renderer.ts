@@ -12,7 +12,14 @@ import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { IToolCall, IToolResult, ITurn, readTranscript, TRANSCRIPT_MIME } from './transcript';
+import {
+  IToolCall,
+  IToolResult,
+  ITranscript,
+  ITurn,
+  readTranscript,
+  TRANSCRIPT_MIME
+} from './transcript';
 
 const CLASS = 'lagent-nb-Transcript';
 
@@ -61,6 +68,11 @@ function toolResultNode(result: IToolResult): HTMLElement {
   return node;
 }
 
+/** A single message titled with its own sender (one chat-panel message) needs no title. */
+function showsTitle({ title, turns }: ITranscript): boolean {
+  return title !== '' && !(turns.length === 1 && turns[0].sender === title);
+}
+
 export class TranscriptRenderer extends Widget implements IRenderMime.IRenderer {
   private _latestRender = 0;
 
@@ -77,7 +89,7 @@ export class TranscriptRenderer extends Widget implements IRenderMime.IRenderer 
     const ticket = ++this._latestRender;
     const transcript = readTranscript(model.data[TRANSCRIPT_MIME]);
     const root = element('div', `${CLASS}-body`);
-    if (transcript.title) {
+    if (showsTitle(transcript)) {
       root.appendChild(element('div', `${CLASS}-title`, transcript.title));
     }
     await Promise.all(transcript.turns.map(turn => this._renderTurn(turn, root)));

@@ -42,7 +42,13 @@ export interface ITranscript {
 }
 
 /** Image types an `<img>` may show from a data URL; anything else is dropped. */
-const IMAGE_MIMES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml']);
+const IMAGE_MIMES = new Set([
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'image/svg+xml'
+]);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const ROLES = new Set<Role>(['user', 'assistant', 'tool', 'system']);
 

@@ -6,6 +6,7 @@ shared by the sync and async executors; the two classes differ only in awaiting.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections import OrderedDict
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
@@ -71,9 +72,16 @@ class Route(NamedTuple):
 
 
 def _takes_session(action: Any) -> bool:
-    """Whether ``action.__call__`` accepts the ``session_id`` keyword (``BaseAction`` does)."""
+    """Whether calling ``action`` accepts the ``session_id`` keyword (``BaseAction`` does)."""
+    return _accepts_session(type(action).__call__)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepts_session(call: Any) -> bool:
+    """Cached per ``__call__`` function: ``inspect.signature`` on every tool call was a tenth of
+    a tool turn. A call resolves ``__call__`` on the type, so that is the one inspected."""
     try:
-        return SESSION_PARAMETER in inspect.signature(action.__call__).parameters
+        return SESSION_PARAMETER in inspect.signature(call).parameters
     except (TypeError, ValueError):
         return False
 

@@ -75,6 +75,17 @@ def build_prompt(agent: Agent, session_id: Any) -> List[dict]:
     )
 
 
+def stream_of(agent: Agent) -> Any:
+    """The LLM's ``stream_chat``; backends without one (e.g. vLLM) get a clear error."""
+    stream_chat = getattr(agent.llm, "stream_chat", None)
+    if stream_chat is None:
+        raise TypeError(
+            f"{type(agent).__name__} {agent.name!r} streams, but its llm "
+            f"{type(agent.llm).__name__} has no stream_chat(); use a non-streaming agent class"
+        )
+    return stream_chat
+
+
 def reply_from_text(agent: Agent, text: Any) -> Any:
     """A finished LLM reply: parsed into ``formatted`` when the agent has an output format."""
     if agent.output_format:

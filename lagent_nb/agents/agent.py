@@ -228,7 +228,8 @@ class StreamingAgentMixin:
 
     def forward(self, *message: AgentMessage, session_id: Any = 0, **kwargs: Any) -> Iterator[Any]:
         prompt = protocol.build_prompt(self, session_id)
-        for state, text, *_ in self.llm.stream_chat(prompt, session_id=session_id, **kwargs):
+        stream_chat = protocol.stream_of(self)
+        for state, text, *_ in stream_chat(prompt, session_id=session_id, **kwargs):
             yield protocol.chunk_from_stream(self, state, text)
 
 
@@ -249,7 +250,8 @@ class AsyncStreamingAgentMixin:
         self, *message: AgentMessage, session_id: Any = 0, **kwargs: Any
     ) -> AsyncIterator[Any]:
         prompt = protocol.build_prompt(self, session_id)
-        async for state, text, *_ in self.llm.stream_chat(prompt, session_id=session_id, **kwargs):
+        stream_chat = protocol.stream_of(self)
+        async for state, text, *_ in stream_chat(prompt, session_id=session_id, **kwargs):
             yield protocol.chunk_from_stream(self, state, text)
 
 

@@ -8,13 +8,17 @@ import contextlib
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Hashable, Iterable, List, Mapping, Optional, Tuple
 
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
 from .environment import private_runtime_dir, safe_name, scrub_environment
+from .identity import allow_traversal, own_private_dir, resolve_kernel_user, unreachable
 from .limits import KernelLimits, sweep_stale_cgroups
 from .loop import KernelLoop, shared_loop
 from .results import Execution, ExecutionError
@@ -45,8 +49,15 @@ class KernelSessions:
     the same coroutine to the private kernel loop (see :mod:`lagent_nb.kernels.loop`), so the
     two APIs cannot drift apart and either works inside a running Jupyter kernel.
 
+    Kernels started by root drop to an unprivileged user by default (``limits.run_as``, see
+    :mod:`lagent_nb.kernels.identity`).  Then that user owns the runtime directory (connection
+    files, sockets, a private HOME for IPython/matplotlib/pip) and each session directory
+    (0700); ``work_root`` and the owner directories below it only let it pass through, so a
+    kernel cannot list the other sessions.  All kernels share the one user, though: a kernel
+    that knows another session's path can read it, and they share one process budget.
+
     Args:
-        limits: resource limits applied to every kernel at start.
+        limits: resource limits applied to every kernel at start, and the user they run as.
         work_root: parent of the per-session working directories; a private temporary
             directory (removed by :meth:`close`) when omitted.
         env: the environment to start from (default ``os.environ``); secrets are removed.
@@ -77,10 +88,23 @@ class KernelSessions:
         self.startup_timeout = startup_timeout
         self.policy = policy
         self._env = scrub_environment(env, remove_env)
+        self.user = resolve_kernel_user(limits.run_as, lambda: kernel_interpreter(kernel_name))
         self._owns_work_root = work_root is None
         self.work_root = Path(work_root or tempfile.mkdtemp(prefix="lagent_nb-work-")).resolve()
         self.work_root.mkdir(parents=True, exist_ok=True)
         self.runtime_dir = private_runtime_dir()
+        if self.user is not None:
+            own_private_dir(self.runtime_dir, self.user)
+            own_private_dir(self.runtime_dir / "home", self.user)
+            allow_traversal(self.work_root)
+            blocked = unreachable(self.user, [str(self.work_root)], bits=0o1)
+            if blocked is not None:
+                self._cleanup_dirs()
+                raise ValueError(
+                    f"kernels run as user {self.user.name!r}, who cannot reach {blocked} on the "
+                    f"way to work_root={str(self.work_root)!r}; choose a work_root outside "
+                    "private directories or pass KernelLimits(run_as=None)."
+                )
         self._loop = loop or shared_loop()
         self._sessions: Dict[SessionKey, _Session] = {}
         self._spare_enabled = spare
@@ -162,10 +186,19 @@ class KernelSessions:
     # -- inspection --------------------------------------------------------------------------
 
     def work_dir(self, session_id: Hashable = 0, owner: Hashable = "default") -> Path:
-        """The session's working directory (created on demand); outputs can be saved here."""
-        path = self.work_root / safe_name(owner) / safe_name(session_id)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """The session's working directory (created on demand); outputs can be saved here.
+
+        With a kernel user it belongs to that user (0700); the owner directory above it may be
+        passed through but not listed.
+        """
+        owner_dir = self.work_root / safe_name(owner)
+        path = owner_dir / safe_name(session_id)
+        if self.user is None:
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        owner_dir.mkdir(mode=0o711, exist_ok=True)
+        owner_dir.chmod(0o711)
+        return own_private_dir(path, self.user)
 
     def sessions(self) -> List[SessionKey]:
         return list(self._sessions)
@@ -238,7 +271,12 @@ class KernelSessions:
     async def _start(self) -> SiblingKernel:
         async with self._starts:
             kernel = SiblingKernel(
-                self.runtime_dir, self.work_root, dict(self._env), self.limits, self.kernel_name
+                self.runtime_dir,
+                self.work_root,
+                dict(self._env),
+                self.limits,
+                self.kernel_name,
+                self.user,
             )
             return await kernel.start(self.startup_timeout)
 
@@ -283,9 +321,26 @@ class KernelSessions:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 kernels.append(await spare)
         await asyncio.gather(*(k.shutdown() for k in kernels), return_exceptions=True)
+        self._cleanup_dirs()
+
+    def _cleanup_dirs(self) -> None:
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
         if self._owns_work_root:
             shutil.rmtree(self.work_root, ignore_errors=True)
+
+
+def kernel_interpreter(kernel_name: str) -> str:
+    """The executable a kernelspec starts (``python*`` means this Python, as in jupyter_client).
+
+    An unknown kernelspec yields ``sys.executable``: starting it fails later with its own error.
+    """
+    try:
+        command = KernelSpecManager().get_kernel_spec(kernel_name).argv[0]
+    except (NoSuchKernel, IndexError):
+        return sys.executable
+    if command.startswith("python") and os.sep not in command:
+        return sys.executable
+    return shutil.which(command) or command
 
 
 def default_kernels() -> KernelSessions:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import queue
+import shutil
 import signal
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,14 @@ from typing import Dict, Optional
 from jupyter_client import AsyncKernelManager
 
 from .collector import OutputCollector
-from .limits import KernelLimits, ProcessCap, kill_descendants, make_preexec_fn
+from .identity import KernelUser, own_private_dir, user_environment
+from .limits import (
+    KernelLimits,
+    ProcessCap,
+    kill_descendants,
+    make_preexec_fn,
+    zombie_children,
+)
 from .results import Execution, ExecutionError
 
 log = logging.getLogger(__name__)
@@ -69,6 +77,10 @@ class SiblingKernel:
     Connection file and sockets live in ``runtime_dir`` (0700).  ``execute`` is the single
     execution loop (nbclient style): send, collect iopub until this request's ``idle``, read the
     shell reply, with an interrupt at the deadline and liveness checks while waiting.
+
+    With a ``user`` the kernel drops to it before ``exec``; ``runtime_dir`` then belongs to that
+    user (the kernel creates its ipc sockets there) and ``runtime_dir/home`` is its HOME.  Each
+    kernel gets its own IPython directory, so command history never crosses sessions.
     """
 
     def __init__(
@@ -78,16 +90,24 @@ class SiblingKernel:
         env: Dict[str, str],
         limits: KernelLimits,
         kernel_name: str = "python3",
+        user: Optional[KernelUser] = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
-        self.cap = ProcessCap(limits.max_processes)
+        self.user = user
+        self.cap = ProcessCap(limits.max_processes, user)
+        connection_file = str(runtime_dir / f"kernel-{self.id}.json")
         self.km = AsyncKernelManager(
             kernel_name=kernel_name,
             transport="ipc",
             ip=str(runtime_dir / f"k-{self.id}"),
-            connection_file=str(runtime_dir / f"kernel-{self.id}.json"),
+            connection_file=connection_file,
         )
-        self._launch = dict(cwd=str(cwd), env=env, preexec_fn=make_preexec_fn(limits, self.cap))
+        self._private: Optional[Path] = None
+        if user is not None:
+            self._private = own_private_dir(runtime_dir / f"ipython-{self.id}", user)
+            env = {**env, **user_environment(user, runtime_dir / "home", self._private)}
+        preexec = make_preexec_fn(limits, self.cap, user, connection_file)
+        self._launch = dict(cwd=str(cwd), env=env, preexec_fn=preexec)
         self.kc = None
         self.workdir: Optional[Path] = None
 
@@ -111,10 +131,19 @@ class SiblingKernel:
             await self.shutdown()
             if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
                 raise
+            who = (
+                ""
+                if self.user is None
+                else (
+                    f" It runs as user {self.user.name!r} (KernelLimits.run_as): that user must be "
+                    "able to read the kernel's Python and its packages; run_as=None keeps this "
+                    "process's user."
+                )
+            )
             raise KernelStartError(
                 f"could not start a sibling kernel ({self.km.kernel_name!r}) within {timeout} s: "
                 f"{exc}. Check that ipykernel is installed for this Python and that the resource "
-                "limits (KernelLimits) leave it enough memory."
+                f"limits (KernelLimits) leave it enough memory.{who}"
             ) from exc
         return self
 
@@ -176,19 +205,28 @@ class SiblingKernel:
                 if not await self._pump(out, wait) and not await self.is_alive():
                     return self._died(out)
         except asyncio.CancelledError:
-            # The caller gave up (Ctrl-C, task cancelled): free the kernel for the next call.
+            # The caller gave up (Ctrl-C, task cancelled): stop the code and let the kernel
+            # finish this request, or it would abort the next one (stop_on_error).
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.km.interrupt_kernel())
+                await self._settle(out, policy)
             raise
         execution = out.execution()
         if interrupted_at is not None:
             execution.timed_out = True
             execution.error = _timeout_error(timeout, execution.error)
             killed = kill_descendants(self.pid, self.cap)
-            if killed or self.cap.has_zombies():
-                with self.cap.headroom():
+            if killed or zombie_children(self.pid):
+                with self.cap.headroom(self.pid):
                     await self.execute(_REAP_CODE, 10, policy, store_history=False)
         return execution
+
+    async def _settle(self, out: OutputCollector, policy: ExecutionPolicy) -> None:
+        """Interrupt and wait (at most ``interrupt_grace``) until this request has ended."""
+        await self.km.interrupt_kernel()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + policy.interrupt_grace
+        while not (out.idle and out.replied) and loop.time() < give_up:
+            await self._pump(out, min(policy.alive_poll, give_up - loop.time()))
 
     async def _pump(self, out: OutputCollector, wait: float) -> bool:
         """Move available messages into ``out``; False when nothing came within ``wait``."""
@@ -251,6 +289,8 @@ class SiblingKernel:
         if pid is not None:
             kill_descendants(pid, self.cap)
         self.cap.remove()
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
 
 
 def _timeout_error(timeout: Optional[float], raised: Optional[ExecutionError]) -> ExecutionError:

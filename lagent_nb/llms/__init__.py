@@ -14,6 +14,7 @@ from lagent_nb.llms.base_llm import AsyncBaseLLM, BaseLLM, LMTemplateParser
 from lagent_nb.llms.meta_template import INTERNLM2_META
 
 _LAZY = {
+    "LLMAPIError": "lagent_nb.llms.retry",
     "GPTAPI": "lagent_nb.llms.openai",
     "AsyncGPTAPI": "lagent_nb.llms.openai",
     "VllmModel": "lagent_nb.llms.vllm_wrapper",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Union
 
-from lagent_nb.llms.stopping import cut_at_stop_words, normalize_stop_words
+from lagent_nb.llms.stopping import normalize_stop_words
 from lagent_nb.schema import ModelStatusCode
 
 Message = dict
@@ -221,14 +221,6 @@ class BaseLLM:
         if "stop_words" in kwargs:
             merged["stop_words"] = normalize_stop_words(kwargs["stop_words"])
         return merged
-
-    def cut_stop_words(
-        self, text: Union[str, list[str]], stop_words: Sequence[str] | None
-    ) -> Union[str, list[str]]:
-        """Client-side stop: drop everything from the first stop word on (str or batch)."""
-        if isinstance(text, list):
-            return [cut_at_stop_words(item, stop_words) for item in text]
-        return cut_at_stop_words(text, stop_words)
 
 
 def strip_session_keys(gen_params: dict) -> dict:

@@ -19,6 +19,19 @@ REDACTED = "<redacted-key>"
 NO_KEY = "EMPTY"
 
 
+class Secret(str):
+    """A key that works as a str but prints as ``REDACTED``.
+
+    Tracebacks that list each frame's locals (IPython's ``%xmode Verbose``), debuggers and
+    containers all show ``repr``, so a key held in a local variable stays hidden there too.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return REDACTED
+
+
 class AllKeysRetired(RuntimeError):
     """Every configured key was reported as out of quota."""
 
@@ -35,7 +48,7 @@ class KeyRing:
             key = [key]
         keys = [os.environ.get(env_var) if item == "ENV" else item for item in key]
         self._configured = any(keys)
-        self._keys = [item or NO_KEY for item in keys] or [NO_KEY]
+        self._keys = [Secret(item or NO_KEY) for item in keys] or [Secret(NO_KEY)]
         self._retired: set[str] = set()
         self._next = 0
         self._lock = threading.Lock()
@@ -51,7 +64,7 @@ class KeyRing:
         """Whether any real key was given (else requests carry a placeholder)."""
         return self._configured
 
-    def next(self) -> str:
+    def next(self) -> Secret:
         """The next usable key; ``AllKeysRetired`` when none is left."""
         with self._lock:
             for _ in range(len(self._keys)):

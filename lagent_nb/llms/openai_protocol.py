@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from lagent_nb.llms.retry import IncompleteStream
-from lagent_nb.llms.stopping import cut_at_stop_words, split_stream_text
+from lagent_nb.llms.stopping import StreamText, cut_at_stop_words
 
 #: lagent's default endpoint (a full chat-completions URL).
 OPENAI_API_BASE = "https://api.openai.com/v1/chat/completions"
@@ -111,43 +111,41 @@ def completion_text(payload: Any, stop_words: Optional[Sequence[str]] = None) ->
 
 
 class StreamAccumulator:
-    """Folds streamed chunks into the cumulative text an agent displays.
+    """Folds streamed chat-completion chunks into the cumulative text an agent displays.
 
-    ``feed`` returns the visible text when it grew (None otherwise). Stop words are cut on the
-    client; a tail that may be the start of a stop word is held back until it is decided.
-    ``finish`` checks the stream really ended (a finish reason arrived, or a stop word did)
-    and returns the final text.
+    ``feed`` returns the visible text when it grew (None otherwise); stop words are cut on
+    the client (see ``StreamText``). ``finish`` checks the stream really ended (a finish reason
+    arrived, or a stop word did) and returns the final text; tool-call fragments are
+    reassembled for ``extra``.
     """
 
     def __init__(self, stop_words: Optional[Sequence[str]]):
-        self.stop_words = stop_words
-        self.raw = ""
-        self.shown = ""
+        self.text = StreamText(stop_words)
         self.finish_reason: Optional[str] = None
-        self.stopped = False
         self.tool_calls: list[dict] = []
         self.usage: Optional[dict] = None
 
     @property
-    def done(self) -> bool:
-        return self.stopped or self.finish_reason is not None
+    def shown(self) -> str:
+        return self.text.shown
+
+    @property
+    def stopped(self) -> bool:
+        return self.text.stopped
 
     def feed(self, chunk: Any) -> Optional[str]:
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage.model_dump() if hasattr(usage, "model_dump") else dict(usage)
+        delta_text = ""
         for choice in getattr(chunk, "choices", None) or []:
             delta = choice.delta
             if delta is not None:
-                self.raw += delta.content or ""
+                delta_text += delta.content or ""
                 self._merge_tool_calls(getattr(delta, "tool_calls", None) or [])
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
-        visible, self.stopped = split_stream_text(self.raw, self.stop_words)
-        if visible != self.shown:
-            self.shown = visible
-            return visible
-        return None
+        return self.text.feed(delta_text)
 
     def _merge_tool_calls(self, deltas: Sequence[Any]) -> None:
         """Tool calls stream as fragments keyed by index; concatenate their arguments."""
@@ -164,11 +162,9 @@ class StreamAccumulator:
                 call["function"]["arguments"] += delta.function.arguments or ""
 
     def finish(self) -> str:
-        if not self.done:
-            raise IncompleteStream(f"ended after {len(self.raw)} characters without a finish")
-        visible, _ = split_stream_text(self.raw, self.stop_words, final=True)
-        self.shown = visible
-        return visible
+        if not (self.stopped or self.finish_reason is not None):
+            raise IncompleteStream(f"ended after {len(self.text.raw)} characters without a finish")
+        return self.text.final()
 
     def extra(self) -> Optional[dict]:
         """What the final stream item carries besides text (tool calls), lagent-style None."""

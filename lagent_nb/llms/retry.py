@@ -122,7 +122,8 @@ def classify(error: BaseException, *, timeout: float) -> Optional[Failure]:
             return Failure(cause, retryable=False, hint=hint)
         return Failure(cause, retryable=False)
     if isinstance(error, openai.APITimeoutError):
-        return Failure(f"no answer within {timeout:g} s (read timeout)", retryable=True)
+        hint = "If the model is just slow (a large prompt on a CPU), raise timeout=."
+        return Failure(f"no answer within {timeout:g} s (read timeout)", retryable=True, hint=hint)
     if isinstance(error, openai.APIConnectionError):
         detail = error.__cause__ or error
         cause = f"connection failed ({type(detail).__name__}: {detail})"
@@ -146,6 +147,7 @@ class RetryState:
         self.url, self.keys, self.policy, self.timeout = url, keys, policy, timeout
         self.failures = 0
         self.tries = 0
+        self.last_cause = ""
 
     def next_key(self) -> str:
         try:
@@ -161,7 +163,10 @@ class RetryState:
         failure = classify(error, timeout=self.timeout)
         if failure is None:
             raise error
-        cause = self.keys.redact(failure.cause)
+        cause = self.last_cause = self.keys.redact(failure.cause)
+        hint = failure.hint
+        if "API key" in hint and not self.keys.configured:
+            hint = "No API key was given: pass key=... or set $OPENAI_API_KEY."
         if failure.quota:
             self.keys.retire(key)
             return 0.0
@@ -170,7 +175,7 @@ class RetryState:
             hint = "Part of the answer was already streamed, so it was not retried."
             raise LLMAPIError(self.url, self.tries, cause, hint) from None
         if not failure.retryable or self.failures >= self.policy.attempts:
-            raise LLMAPIError(self.url, self.tries, cause, failure.hint) from None
+            raise LLMAPIError(self.url, self.tries, cause, hint) from None
         wait = self.policy.wait(self.failures, failure.retry_after)
         if wait is None:
             hint = f"The server asked to retry after {failure.retry_after:g} s; try again later."

@@ -50,3 +50,33 @@ def split_stream_text(
                 held = size
                 break
     return text[: len(text) - held], False
+
+
+class StreamText:
+    """Cumulative streamed text with stop words applied, for any streaming backend.
+
+    Feed it deltas (``feed``) or whole cumulative texts (``replace``); each returns the new
+    visible text when it grew, else None. ``stopped`` turns true at the first stop word, and
+    ``final()`` is the complete answer once the stream is over.
+    """
+
+    def __init__(self, stop_words: Sequence[str] | None):
+        self.stop_words = stop_words
+        self.raw = ""
+        self.shown = ""
+        self.stopped = False
+
+    def feed(self, delta: str) -> str | None:
+        return self.replace(self.raw + delta)
+
+    def replace(self, cumulative: str) -> str | None:
+        self.raw = cumulative
+        visible, self.stopped = split_stream_text(cumulative, self.stop_words)
+        if visible == self.shown:
+            return None
+        self.shown = visible
+        return visible
+
+    def final(self) -> str:
+        self.shown, _ = split_stream_text(self.raw, self.stop_words, final=True)
+        return self.shown

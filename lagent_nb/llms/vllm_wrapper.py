@@ -15,7 +15,7 @@ from contextlib import aclosing
 from typing import Any, Optional, Union
 
 from lagent_nb.llms.base_llm import AsyncBaseLLM, BaseLLM, StreamItem, strip_session_keys
-from lagent_nb.llms.stopping import cut_at_stop_words, split_stream_text
+from lagent_nb.llms.stopping import StreamText, cut_at_stop_words
 from lagent_nb.schema import ModelStatusCode
 
 _COMPLETION_FIELDS = (
@@ -172,17 +172,15 @@ class AsyncVllmModel(AsyncBaseLLM):
     ) -> AsyncIterator[StreamItem]:
         params = self.update_gen_params(**kwargs)
         sampling = import_vllm().SamplingParams(**sampling_kwargs(params, skip_special_tokens))
-        shown, raw = "", ""
+        text = StreamText(params["stop_words"])
         async with aclosing(self._run(inputs, sampling, session_id)) as results:
             async for output in results:
-                raw = output.text
-                visible, stopped = split_stream_text(raw, params["stop_words"])
-                if visible != shown:
-                    shown = visible
+                visible = text.replace(output.text)  # vLLM reports cumulative text
+                if visible is not None:
                     yield ModelStatusCode.STREAM_ING, visible, None
-                if stopped:
+                if text.stopped:
                     break
-        yield ModelStatusCode.END, cut_at_stop_words(raw, params["stop_words"]), None
+        yield ModelStatusCode.END, text.final(), None
 
     async def stream_chat(self, inputs: list, session_id: Any = None, **kwargs):
         async for item in self.stream_generate(self.render(inputs), session_id, **kwargs):

@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
 
 
 def _memory_bundle(memory: Any, include: Any = None, exclude: Any = None) -> dict:
-    return Transcript(memory.get_memory())._repr_mimebundle_()
+    return Transcript(memory.memory)._repr_mimebundle_()
 
 
 def load_ipython_extension(ip: Any) -> None:

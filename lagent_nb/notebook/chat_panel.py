@@ -7,7 +7,8 @@ one extra output whose content is replaced, throttled; it disappears when the fi
 lands in memory.
 
 Turns never block the kernel: async agents run as tasks on the kernel's loop and sync agents
-on a worker thread, so Stop is handled while the agent works. Output from those threads is
+on a worker thread, so Stop is handled while the agent works (for a sync agent it lands at
+the worker's next Python instruction; see ``runner.start_thread``). Output from those threads is
 set on the widgets directly (``outputs`` traits), never through ``with out:``, which would
 capture nothing from a thread.
 """
@@ -27,7 +28,7 @@ from lagent_nb.notebook.display import (
     message_mimebundle,
     transcript_entry,
 )
-from lagent_nb.notebook.lookup import ASYNC, ASYNC_STREAM, agent_kind
+from lagent_nb.notebook.lookup import ASYNC, ASYNC_STREAM, agent_kind, session_messages
 from lagent_nb.notebook.runner import Throttle, Turn, start_task, start_thread
 
 
@@ -162,8 +163,7 @@ class ChatPanel(widgets.VBox):
     # -- drawing -------------------------------------------------------------------------------
 
     def _memory_messages(self) -> List[Any]:
-        memory = self.agent.memory.get(self.session_id) if self.agent.memory is not None else None
-        return list(memory.get_memory()) if memory is not None else []
+        return session_messages(self.agent, self.session_id)
 
     def render(self) -> None:
         """Redraw from memory, re-creating only the message views that changed."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html
 import json
 import os
 from collections.abc import Iterable
@@ -161,7 +162,7 @@ def fenced(text: str, lang: str = "") -> str:
 
 
 def entry_markdown(entry: Dict[str, Any]) -> str:
-    """Markdown for one transcript entry; tool calls and results fold into ``<details>``."""
+    """Markdown for one transcript entry; tool calls and result text fold into ``<details>``."""
     parts = [f"**{entry['sender']}**" + (" …" if entry.get("streaming") else "")]
     if entry["content"]:
         parts.append(entry["content"])
@@ -169,7 +170,7 @@ def entry_markdown(entry: Dict[str, Any]) -> str:
     if call:
         lang = "python" if "interpreter" in call["name"].lower() else ""
         parts.append(
-            f"<details><summary>tool call: {call['name']}</summary>\n\n"
+            f"<details><summary>tool call: {html.escape(call['name'])}</summary>\n\n"
             f"{fenced(call['arguments'], lang)}\n\n</details>"
         )
     result = entry.get("tool_result")
@@ -179,10 +180,9 @@ def entry_markdown(entry: Dict[str, Any]) -> str:
         images = "\n\n".join(
             f"![output image](data:{img['mime']};base64,{img['data']})" for img in result["images"]
         )
-        parts.append(
-            f"<details open><summary>tool result ({status})</summary>\n\n"
-            f"{body}\n\n{images}\n\n</details>"
-        )
+        parts.append(f"<details><summary>tool result ({status})</summary>\n\n{body}\n\n</details>")
+        if images:  # pictures stay visible; the text output folds away
+            parts.append(images)
     return "\n\n".join(parts)
 
 

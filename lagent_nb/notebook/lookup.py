@@ -114,10 +114,17 @@ def session_ids(agent: Any) -> List[Any]:
     return list(seen)
 
 
+def session_messages(agent: Any, session_id: Any) -> List[Any]:
+    """Every message of one session in the agent's own memory (``[]`` when it has none).
+
+    Read from ``Memory.memory``, the full list, rather than ``get_memory()``, which a
+    ``recent_n`` window would cut: views show the whole conversation.
+    """
+    manager = getattr(agent, "memory", None)
+    memory = manager.get(session_id) if manager is not None else None
+    return list(memory.memory) if memory is not None else []
+
+
 def message_count(agent: Any, session_id: Any) -> int:
     """Messages of one session in the memories of the agent and all its sub-agents."""
-    total = 0
-    for _, node in walk(agent):
-        memory = node.memory.get(session_id) if node.memory is not None else None
-        total += len(memory.get_memory()) if memory is not None else 0
-    return total
+    return sum(len(session_messages(node, session_id)) for _, node in walk(agent))

@@ -20,6 +20,7 @@ from lagent_nb.notebook.display import Transcript, entry_markdown, entry_text, t
 from lagent_nb.notebook.interpolate import interpolate
 from lagent_nb.notebook.runner import ASYNC, ASYNC_STREAM, Throttle, Turn, run_blocking, start_task
 from lagent_nb.notebook.state_file import load_state, save_state
+from lagent_nb.schema import AgentMessage
 
 FORMATS = ("markdown", "text", "code", "json")
 SUBCOMMANDS = ("list", "show", "save", "load", "stop")
@@ -80,26 +81,28 @@ def extract_code(text: str) -> str:
 
 def turn_messages(agent: Any, sid: Any, start: int, message: str, reply: Any) -> List[Any]:
     """The messages one turn added to the agent's memory (the view is derived from memory)."""
-    memory = agent.memory.get(sid) if getattr(agent, "memory", None) is not None else None
-    added = memory.get_memory()[start:] if memory is not None else []
-    if added:
-        return list(added)
-    from lagent_nb.schema import AgentMessage
-
-    return [AgentMessage(content=message), reply] if reply is not None else []
+    added = lookup.session_messages(agent, sid)[start:]
+    if added or reply is None:
+        return added
+    return [AgentMessage(content=message), reply]  # an agent without memory of its own
 
 
 class CellView:
-    """The cell's output for one turn: one display, updated in place while streaming."""
+    """The cell's output for one turn: one display, updated in place while streaming.
 
-    def __init__(self) -> None:
+    ``metadata`` (agent and session) goes with every update, so front ends and saved
+    notebooks can tell which conversation an output belongs to.
+    """
+
+    def __init__(self, metadata: Optional[dict] = None) -> None:
         self.handle: Any = None
+        self.metadata = metadata or {}
 
     def show(self, bundle: dict) -> None:
         if self.handle is None:
-            self.handle = display(bundle, raw=True, display_id=True)
+            self.handle = display(bundle, raw=True, display_id=True, metadata=self.metadata)
         else:
-            self.handle.update(bundle, raw=True)
+            self.handle.update(bundle, raw=True, metadata=self.metadata)
 
     def stream(self, chunk: Any) -> None:
         """Only the message being streamed is re-sent, never the conversation before it."""
@@ -193,9 +196,8 @@ class AgentMagics(Magics):
         if not message.strip():
             raise UsageError(f"the cell is empty: write the message for {args.name} below %%agent")
         sid = self._session(args)
-        memory = agent.memory.get(sid) if agent.memory is not None else None
-        start = len(memory.get_memory()) if memory is not None else 0
-        view = CellView()
+        start = len(lookup.session_messages(agent, sid))
+        view = CellView({"lagent_nb": {"agent": args.name, "session_id": str(sid)}})
         turn = Turn(
             agent,
             message,
@@ -283,8 +285,7 @@ class AgentMagics(Magics):
     def _cmd_show(self, args: Any) -> None:
         agent = lookup.resolve(self.shell.user_ns, args.name)
         sid = self._session(args)
-        memory = agent.memory.get(sid) if agent.memory is not None else None
-        display(Transcript(memory.get_memory() if memory else [], args.name, sid))
+        display(Transcript(lookup.session_messages(agent, sid), args.name, sid))
 
     def _cmd_save(self, args: Any) -> None:
         agent = lookup.resolve(self.shell.user_ns, args.name)

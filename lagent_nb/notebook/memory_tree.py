@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import ipywidgets as widgets
 
-from lagent_nb.notebook.lookup import walk
+from lagent_nb.notebook.lookup import session_messages, walk
 from lagent_nb.notebook.runner import Throttle
 from lagent_nb.notebook.state_file import write_json
 
@@ -128,9 +128,7 @@ class MemoryTree(widgets.VBox):
         return list(memory.memory_map) if memory is not None else []
 
     def _messages(self, path: str, session_id: Any) -> List[Any]:
-        memory = self.paths[path].memory
-        mem = memory.get(session_id) if memory is not None else None
-        msgs = list(mem.get_memory()) if mem is not None else []
+        msgs = session_messages(self.paths[path], session_id)
         sender = self.sender_filter.value
         if sender == ALL_SENDERS:
             return msgs
@@ -237,8 +235,7 @@ class MemoryTree(widgets.VBox):
         senders = set()
         for path in self.paths:
             for sid in self._sessions(path):
-                memory = self.paths[path].memory.get(sid)
-                senders.update(str(m.sender) for m in (memory.get_memory() if memory else []))
+                senders.update(str(m.sender) for m in session_messages(self.paths[path], sid))
         options = [ALL_SENDERS, *sorted(senders)]
         if self.sender_filter.value not in options:
             options.append(self.sender_filter.value)
@@ -258,7 +255,7 @@ class MemoryTree(widgets.VBox):
         """Every memory as ``{agent_path: {session: [message dicts]}}``; written if ``path``."""
         data = {
             (p or "."): {
-                str(sid): [m.model_dump() for m in self.paths[p].memory.get(sid).get_memory()]
+                str(sid): [m.model_dump() for m in session_messages(self.paths[p], sid)]
                 for sid in self._sessions(p)
             }
             for p in self.paths

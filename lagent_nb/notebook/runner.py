@@ -19,11 +19,12 @@ the kernels layer interrupts the sibling kernel a tool was waiting on; the calle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -221,17 +222,46 @@ def run_blocking(turn: Turn) -> Any:
         turn.run.finish(error)
 
 
+@contextlib.contextmanager
+def _sigint_cancels(loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> Iterator[None]:
+    """While an async turn runs in the cell, the first SIGINT (■) cancels its task.
+
+    A KeyboardInterrupt raised wherever the main thread happens to be would land in the
+    kernel's own callbacks as often as in the agent (the re-entrant loop runs both), and can
+    leave the kernel stuck; a cancellation reaches the agent at its next ``await``, where
+    the agent core expects it. A second SIGINT raises KeyboardInterrupt as usual, for an
+    agent that blocks without awaiting.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hits = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        hits.append(signum)
+        if len(hits) > 1:
+            raise KeyboardInterrupt
+        loop.call_soon_threadsafe(task.cancel)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _run_async_blocking(turn: Turn) -> Any:
     loop = kernel_loop()
     task = loop.create_task(turn.call_async())
     turn.run.set_cancel(task.cancel)
-    try:
-        return _run_until_complete(loop, asyncio.wait_for(asyncio.shield(task), turn.timeout))
-    except (KeyboardInterrupt, asyncio.TimeoutError, asyncio.CancelledError) as exc:
-        task.cancel()
-        if not task.done():
-            _run_until_complete(loop, asyncio.wait({task}, timeout=STOP_GRACE_S))
-        raise turn.stopped(timed_out=isinstance(exc, asyncio.TimeoutError)) from None
+    with _sigint_cancels(loop, task):
+        try:
+            return _run_until_complete(loop, asyncio.wait_for(asyncio.shield(task), turn.timeout))
+        except (KeyboardInterrupt, asyncio.TimeoutError, asyncio.CancelledError) as exc:
+            task.cancel()
+            if not task.done():
+                _run_until_complete(loop, asyncio.wait({task}, timeout=STOP_GRACE_S))
+            raise turn.stopped(timed_out=isinstance(exc, asyncio.TimeoutError)) from None
 
 
 def start_task(turn: Turn, on_done: Callable[[Any, Optional[BaseException]], None]) -> Any:
@@ -268,7 +298,9 @@ def start_thread(turn: Turn, on_done: Callable[[Any, Optional[BaseException]], N
     """Run a sync agent's turn on a worker thread (chat panel): the kernel stays responsive.
 
     Stopping raises KeyboardInterrupt inside the worker, where the agent core handles it as
-    it handles the kernel's ■.
+    it handles the kernel's ■. Python delivers it at the worker's next bytecode: a call
+    blocked in C (a long ``time.sleep``, a socket read without timeout) finishes first. Async
+    agents have no such delay, which is one more reason to prefer them in a panel.
     """
     turn.run = activity.start(turn.agent, turn.session_id)
 

@@ -4,6 +4,10 @@
 graphs (cycles, shared references, ``__deepcopy__`` hooks) that messages almost never contain.
 These helpers copy plain dicts, lists and tuples directly, share immutable values, and hand
 anything else (or anything nested suspiciously deep, such as a cycle) to ``copy.deepcopy``.
+
+An agent turn copies every message it hands out (so a hook or a caller can never change what
+memory holds), which makes these copies the hottest code of the framework: hence the exact-type
+fast paths below, each worth a measured share of a turn (see ``bench/agent_overhead.py``).
 """
 
 from __future__ import annotations
@@ -11,10 +15,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pydantic import BaseModel
+
 from lagent_nb.schema import AgentMessage
 
 _IMMUTABLE = (str, int, float, bool, bytes, complex, type(None))
+# Exact types, looked up in a set before the slower ``isinstance`` walk over ``_IMMUTABLE``.
+_ATOMIC = frozenset(_IMMUTABLE)
 _MAX_DEPTH = 64
+_new_object = object.__new__
+_set_slot = object.__setattr__
 
 
 class _TooDeep(Exception):
@@ -22,17 +32,24 @@ class _TooDeep(Exception):
 
 
 def _copy(value: Any, depth: int) -> Any:
-    if isinstance(value, _IMMUTABLE):  # includes IntEnum status codes
+    kind = type(value)
+    if kind in _ATOMIC:
         return value
     if depth > _MAX_DEPTH:
         raise _TooDeep
-    kind = type(value)
+    # Atomic items are tested inline: a call per string would double the cost of a copy.
+    depth += 1
     if kind is dict:
-        return {key: _copy(item, depth + 1) for key, item in value.items()}
+        return {
+            key: item if type(item) in _ATOMIC else _copy(item, depth)
+            for key, item in value.items()
+        }
     if kind is list:
-        return [_copy(item, depth + 1) for item in value]
+        return [item if type(item) in _ATOMIC else _copy(item, depth) for item in value]
     if kind is tuple:
-        return tuple(_copy(item, depth + 1) for item in value)
+        return tuple(item if type(item) in _ATOMIC else _copy(item, depth) for item in value)
+    if isinstance(value, _IMMUTABLE):  # subclasses, e.g. IntEnum status codes
+        return value
     if isinstance(value, AgentMessage):
         return clone_message(value)
     return copy.deepcopy(value)
@@ -40,19 +57,48 @@ def _copy(value: Any, depth: int) -> Any:
 
 def fast_deepcopy(value: Any) -> Any:
     """An independent copy of ``value`` (same result as ``copy.deepcopy`` for JSON-like data)."""
+    if type(value) in _ATOMIC:
+        return value
+    return _copy_or_deepcopy(value)
+
+
+def _copy_or_deepcopy(value: Any) -> Any:
     try:
         return _copy(value, 0)
     except _TooDeep:
         return copy.deepcopy(value)
 
 
+def shallow_copy_model(model: BaseModel) -> BaseModel:
+    """``model.model_copy()`` for a plain model: same field values, in a new instance.
+
+    pydantic's ``__copy__`` goes through ``copy.copy`` for each of its internal containers and
+    costs about twice as much; this fills the same slots (field values, the set of explicitly
+    set fields, no extra or private values) directly. Models that do carry extra or private
+    values take pydantic's own path.
+    """
+    private = getattr(model, "__pydantic_private__", None)
+    if model.__pydantic_extra__ is not None or private is not None:
+        return model.model_copy()
+    new = _new_object(type(model))
+    _set_slot(new, "__dict__", model.__dict__.copy())
+    _set_slot(new, "__pydantic_fields_set__", model.__pydantic_fields_set__.copy())
+    _set_slot(new, "__pydantic_extra__", None)
+    _set_slot(new, "__pydantic_private__", None)
+    return new
+
+
 def clone_message(message: Any) -> Any:
-    """A deep copy of an ``AgentMessage`` (anything else goes through ``fast_deepcopy``)."""
+    """A deep copy of an ``AgentMessage`` (anything else goes through ``fast_deepcopy``).
+
+    Every field value is copied as ``fast_deepcopy`` would, so subclasses' own fields are as
+    independent as the standard ones.
+    """
     if not isinstance(message, AgentMessage):
         return fast_deepcopy(message)
-    update = {}
-    for field in ("content", "formatted", "extra_info"):
-        value = getattr(message, field)
-        if not isinstance(value, _IMMUTABLE):
-            update[field] = fast_deepcopy(value)
-    return message.model_copy(update=update) if update else message.model_copy()
+    clone = shallow_copy_model(message)
+    fields = clone.__dict__
+    for name, value in fields.items():
+        if type(value) not in _ATOMIC and not isinstance(value, _IMMUTABLE):
+            fields[name] = _copy_or_deepcopy(value)
+    return clone

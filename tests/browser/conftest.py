@@ -1,14 +1,16 @@
 """Fixtures for the JupyterLab browser tests: a built extension, an isolated server, a browser.
 
 The server runs from this venv with every Jupyter directory in a temporary folder, and sees the
-extension through a symlink in its private data dir (what ``jupyter labextension develop`` does),
-so the test exercises the JavaScript built from this checkout, not an older installed copy.
+extension through a symlink on its JUPYTER_PATH (what ``jupyter labextension develop`` does), so
+the test exercises the JavaScript built from this checkout, not an older installed copy; the
+``lab_server`` fixture checks that the page really loads that build.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -106,6 +108,18 @@ class LabServer:
             body = response.read()
         return json.loads(body) if body else None
 
+    def served_extension_entry(self) -> str | None:
+        """The remote entry the Lab page loads for our extension (None if it loads none)."""
+        request = urllib.request.Request(f"{self.url}/lab?token={self.token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            page = response.read().decode()
+        config = re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S)
+        assert config, "the JupyterLab page has no jupyter-config-data"
+        for extension in json.loads(config.group(1))["federated_extensions"]:
+            if extension["name"] == LABEXT_NAME:
+                return extension["load"]
+        return None
+
     def wait_until_up(self, process: subprocess.Popen, log: Path) -> None:
         deadline = time.monotonic() + TIMEOUT_S
         while time.monotonic() < deadline:
@@ -136,10 +150,12 @@ def _isolated_env(base: Path, extension: Path) -> dict[str, str]:
     (notification / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
-    # The private data dir comes first on the labextension path, so this build wins.
-    extensions = dirs["JUPYTER_DATA_DIR"] / "labextensions"
-    extensions.mkdir()
+    # JUPYTER_PATH comes first on the labextension path (before this venv's share/jupyter, which
+    # may hold an older copy from `pip install -e .`), so the checkout's build is the one served.
+    extensions = base / "path" / "labextensions"
+    extensions.mkdir(parents=True)
     (extensions / LABEXT_NAME).symlink_to(extension, target_is_directory=True)
+    dirs["JUPYTER_PATH"] = base / "path"
     return {**os.environ, **{key: str(value) for key, value in dirs.items()}}
 
 
@@ -194,6 +210,14 @@ def lab_server(tmp_path: Path, output_dir: Path, built_labextension: Path) -> It
         )
         try:
             server.wait_until_up(process, log)
+            built = json.loads((built_labextension / "package.json").read_text())
+            expected = built["jupyterlab"]["_build"]["load"]
+            served = server.served_extension_entry()
+            if served != expected:
+                raise RuntimeError(
+                    f"JupyterLab serves {LABEXT_NAME} entry {served!r}, not this checkout's "
+                    f"build {expected!r}: check the labextension paths in {log}"
+                )
             yield server
         finally:
             # The server's kernels live in its process group: end them with it.
@@ -246,7 +270,9 @@ def page(
                 "console",
                 lambda message: message.type == "error" and console_errors.append(message.text),
             )
-            page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
+            page.on(
+                "pageerror", lambda error: console_errors.append(f"uncaught: {error} {error.stack}")
+            )
             yield page
             report = getattr(request.node, "report_call", None)
             if report is not None and report.failed:

@@ -89,7 +89,11 @@ def test_wheel_holds_the_prebuilt_extension(wheel: Path) -> None:
 
 def test_installed_wheel_is_listed_enabled(wheel: Path, tmp_path: Path) -> None:
     prefix = tmp_path / "prefix"
-    _run(sys.executable, "-m", "pip", "install", "--no-deps", "--prefix", str(prefix), str(wheel))
+    # --ignore-installed: without it pip would uninstall this venv's own lagent_nb first.
+    _run(
+        sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed",
+        "--prefix", str(prefix), str(wheel),
+    )  # fmt: skip
     jupyter = {name: str(tmp_path / name) for name in ("config", "data", "runtime")}
     env = {
         **os.environ,

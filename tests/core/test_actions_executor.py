@@ -380,12 +380,15 @@ def test_importing_actions_stays_light():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_plugin_parsing_error_ends_as_an_action_return():
-    """A broken plugin call goes through the InternLM hook like lagent: an ARGS_ERROR result."""
-    parsed = PluginParser().parse_response(
-        'ok<|action_start|><|plugin|>\n{"name": "Calc.add", <|action_end|>\n'
-    )
+def test_plugin_parsing_error_ends_as_a_malformed_call_result():
+    """A broken plugin call is not sent to the first tool as code (lagent answers
+    ``unknown arguments: {'command'}``): the executor reports the malformed call instead."""
+    text = 'ok<|action_start|><|plugin|>\n{"name": "Calc.add", <|action_end|>\n'
+    parsed = PluginParser().parse_response(text)
     assert parsed["status"] == ToolStatusCode.PARSING_ERROR
     executor = ActionExecutor([Echo()], hooks=[InternLMActionProcessor()])
-    reply = executor(AgentMessage(sender="llm", content="", formatted=parsed), session_id=1)
-    assert reply.content == "unknown arguments: {'command'}"
+    reply = executor(AgentMessage(sender="llm", content=text, formatted=parsed), session_id=1)
+    assert reply.sender == "ActionExecutor"
+    assert (
+        reply.content.startswith("malformed tool call") and '{"name": "Calc.add",' in reply.content
+    )

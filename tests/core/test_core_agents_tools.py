@@ -123,6 +123,48 @@ class TestReAct:
         assert transcript(agent, "select_agent.memory", 4)[2][1] == '{"sum": 3}'
 
 
+class LooseActionFormat(BaseModel):
+    thought_process: str = Field(description="what you know so far")
+    action: Dict = Field(description="the tool to call, as {name, parameters}")
+
+
+class TestMalformedToolCalls:
+    """A reply the hooks cannot turn into a call reaches the model as an error; the loop goes on."""
+
+    def test_react_loop_reports_the_bad_call_and_recovers(self):
+        parser = JSONParser("{act} or {finish}", act=LooseActionFormat, finish=FinishFormat)
+        bad = '{"thought_process": "add", "action": {"tool": "Adder"}}'
+        llm = ScriptedLLM([bad, CALL % "Adder", DONE])
+        agent = ReAct(llm, [Adder()], "{action_info} {output_format}", output_format=parser)
+        reply = agent("1 + 2?")
+        assert reply.formatted["conclusion"] == "3"
+        feedback = llm.calls[1][-1]
+        assert feedback["role"] == "user"
+        assert feedback["content"].startswith("malformed tool call")
+        assert "'name'" in feedback["content"] and "Adder" in feedback["content"]
+        assert llm.calls[2][-1] == {"role": "user", "content": '{"sum": 3}'}
+
+    @pytest.mark.parametrize("asynchronous", [False, True])
+    async def test_internlm_loop_reports_a_parsing_error_and_recovers(self, asynchronous):
+        tool = AsyncAdder() if asynchronous else Adder()
+        garbled = 'call<|action_start|><|plugin|>\n{"name": "Adder", <|action_end|>\n'
+        replies = [garbled, PLUGIN_CALL % tool.name, "answer 7"]
+        if asynchronous:
+            llm = AsyncScriptedLLM(replies)
+            agent = AsyncAgentForInternLM(llm, plugins=[tool], output_format=plugin_format(tool))
+            reply = await agent("2 + 5?")
+        else:
+            llm = ScriptedLLM(replies)
+            agent = AgentForInternLM(llm, plugins=[tool], output_format=plugin_format(tool))
+            reply = agent("2 + 5?")
+        assert reply.content == "answer 7"
+        error = llm.calls[1][-1]
+        assert error["role"] == "environment"
+        assert error["content"].startswith("malformed tool call")
+        assert '{"name": "Adder",' in error["content"], "the model sees what it wrote"
+        assert llm.calls[2][-1]["content"] == '{"sum": 7}'
+
+
 PLUGIN_CALL = (
     'call<|action_start|><|plugin|>\n{"name": "%s", "parameters": {"a": 2, "b": 5}}<|action_end|>\n'
 )

@@ -182,6 +182,16 @@ class TestStreaming:
         assert [m["content"] for m in state["memory"]] == ["go", "c d"]
         assert [m["content"] for m in state["1.memory"]] == ["a b", "c d"]
 
+    def test_an_llm_without_stream_chat_is_a_clear_error(self):
+        class ChatOnly:
+            def chat(self, messages, **kwargs):
+                return "x"
+
+        agent = StreamingAgent(ChatOnly())
+        with pytest.raises(TypeError, match="has no stream_chat"):
+            list(agent("q"))
+        assert history(agent) == [("user", "q")]
+
     def test_a_forward_that_yields_nothing_stores_an_empty_reply(self):
         class Silent(StreamingAgent):
             def forward(self, *message, session_id=0, **kwargs):
@@ -220,6 +230,11 @@ class TestAsyncStreaming:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert history(agent) == [("user", "q")]
+
+    async def test_an_llm_without_stream_chat_is_a_clear_error(self):
+        agent = AsyncStreamingAgent(object())
+        with pytest.raises(TypeError, match="has no stream_chat"):
+            [c async for c in agent("q")]
 
     async def test_async_streaming_sequential(self):
         pipeline = AsyncStreamingSequential(

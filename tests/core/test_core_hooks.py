@@ -58,10 +58,14 @@ class TestActionPreprocessor:
         out = ActionPreprocessor().before_action(None, message, 0)
         assert out.content == {"name": "calc", "parameters": {"x": 1}}
 
-    def test_unknown_shape_is_a_clear_error(self):
-        message = AgentMessage(sender="bot", content="raw", formatted={"thought": "no call"})
-        with pytest.raises(ValueError, match="ActionPreprocessor expects"):
-            ActionPreprocessor().before_action(None, message, 0)
+    @pytest.mark.parametrize(
+        "formatted",
+        [{"thought": "no call"}, {"action": {"name": "calc"}}, None, "text"],
+    )
+    def test_a_reply_without_a_call_passes_through_unchanged(self, formatted):
+        message = AgentMessage(sender="bot", content="raw", formatted=formatted)
+        assert ActionPreprocessor().before_action(None, message, 0) is None
+        assert message.content == "raw" and message.formatted == formatted
 
     def test_after_action_reports_result_text_or_error_message(self):
         hook = ActionPreprocessor()
@@ -103,10 +107,19 @@ class TestInternLMActionProcessor:
         )
         assert out.content == call
 
-    def test_non_tool_parser_output_is_rejected(self):
-        bad = AgentMessage(content="x", formatted={"action": "code"})
-        with pytest.raises(ValueError, match="ToolParser result"):
-            InternLMActionProcessor().before_action(SimpleNamespace(actions={}), bad, 0)
+    @pytest.mark.parametrize(
+        "formatted",
+        [
+            {"action": "code"},  # not a ToolParser result
+            {"tool_type": "plugin", "thought": "t", "action": '{"name": ', "status": -1},
+            None,
+        ],
+    )
+    def test_non_tool_calls_and_parsing_errors_pass_through(self, formatted):
+        executor = SimpleNamespace(actions={"IPythonInteractive": object()})
+        bad = AgentMessage(content="x", formatted=formatted)
+        assert InternLMActionProcessor().before_action(executor, bad, 0) is None
+        assert bad.content == "x" and bad.formatted == formatted
 
 
 class TestMessageLogger:

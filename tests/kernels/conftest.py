@@ -31,3 +31,9 @@ def kernels() -> Iterator[KernelSessions]:
     yield manager
     manager.close()
     assert kernel_processes(manager) == []
+
+
+@pytest.fixture(scope="session")
+def find_kernel_processes():
+    """:func:`kernel_processes` for test modules (conftest cannot be imported by name)."""
+    return kernel_processes

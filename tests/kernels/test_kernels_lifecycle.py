@@ -100,3 +100,16 @@ def test_kernels_die_with_their_parent(tmp_path):
             pytest.skip("no pids cgroup here: orphans of a killed parent cannot be found")
         _, alive = psutil.wait_procs([psutil.Process(child_pid)], timeout=10)
         assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+async def test_cancelling_the_caller_interrupts_the_kernel():
+    manager = KernelSessions(spare=False)
+    try:
+        await manager.aexecute("import time; kept = 'yes'")
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(manager.aexecute("time.sleep(60)"), 2)
+        # The sleep was interrupted, so the next call runs at once, in the same kernel.
+        result = await asyncio.wait_for(manager.aexecute("kept"), 20)
+        assert result.text == "'yes'"
+    finally:
+        await manager.aclose()

@@ -81,6 +81,7 @@ async def test_eight_concurrent_async_requests_overlap():
         answers = await asyncio.gather(
             *(llm.chat([{"role": "user", "content": p}]) for p in prompts)
         )
+        await llm.aclose()
         assert answers == prompts
         assert srv.peak_concurrency >= 6  # served side by side, not one after another
 
@@ -154,6 +155,9 @@ def test_redaction_scrubs_keys_from_server_messages():
     ring = KeyRing(["sk-aaaa1111", "sk-bbbb2222"])
     assert ring.redact("bad key sk-bbbb2222 given") == f"bad key {REDACTED} given"
     assert "sk-" not in repr(ring)
+    key = ring.next()
+    assert key == "sk-aaaa1111" and f"Bearer {key}" == "Bearer sk-aaaa1111"
+    assert repr(key) == REDACTED and "sk-" not in repr({"locals": [key]})
 
 
 def test_tools_pass_through(server):
@@ -182,3 +186,24 @@ async def test_async_pools_grow_with_concurrency_only():
         await asyncio.gather(*(llm.chat(USER) for _ in range(4 * llm.requests_per_pool)))
         assert len(pools) >= 4
         assert all(pool.in_flight == 0 for pool in pools)
+        await llm.aclose()
+        assert not llm._loop_pools
+        assert await llm.chat(USER) == "echo: hi"  # reopens on demand
+        await llm.aclose()
+
+
+def test_close_releases_connections_and_reopens_on_demand(server):
+    llm = GPTAPI("m", key=SECRET, api_base=server.base_url)
+    assert llm.chat(USER) == "echo: hi"
+    llm.close()
+    assert llm.chat(USER) == "echo: hi"
+    llm.close()
+
+
+def test_proxies_route_requests_through_the_proxy(server):
+    # The loopback server accepts absolute-form request targets, so it can stand in for an
+    # HTTP proxy: the endpoint host below does not exist, only the proxy can answer.
+    proxy = server.base_url.rsplit("/v1", 1)[0]
+    llm = GPTAPI("m", key=SECRET, api_base="http://llm.invalid/v1", proxies={"http": proxy})
+    assert llm.chat(USER) == "echo: hi"
+    assert server.chat_requests[0].path == "http://llm.invalid/v1/chat/completions"

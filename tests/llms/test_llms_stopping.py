@@ -41,3 +41,17 @@ def test_streamed_text_only_grows_and_never_shows_a_stop_word(text, stops):
     else:
         assert split_stream_text(text, stops, final=True) == (text, False)
         assert text.startswith(shown)
+
+
+def test_stream_text_feed_and_replace():
+    from lagent_nb.llms.stopping import StreamText
+
+    text = StreamText(["<end>"])
+    assert text.feed("ab") == "ab"
+    assert text.feed("<e") is None  # held back: may become a stop word
+    assert text.feed("x") == "ab<ex"
+    assert text.replace("ab<ex yz<end>more") == "ab<ex yz"
+    assert text.stopped and text.final() == "ab<ex yz"
+    plain = StreamText(None)
+    assert plain.replace("abc") == "abc" and plain.replace("abc") is None
+    assert plain.final() == "abc" and not plain.stopped

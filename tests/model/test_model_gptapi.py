@@ -12,6 +12,7 @@ import itertools
 import httpx
 import pytest
 
+from lagent_nb.llms.local import probe
 from lagent_nb.schema import ModelStatusCode
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -86,3 +87,11 @@ async def test_async_stream_chat(embedded):
     items = [item async for item in llm.stream_chat(COUNT)]
     assert items[-1][0] == ModelStatusCode.END and items[-1][1].strip()
     assert len(items) > 2
+
+
+def test_probe_reports_start_and_speed(embedded):
+    figures = probe(embedded, max_new_tokens=16)
+    assert figures["first_token_s"] > 0
+    assert figures["prompt_tokens"] > 0 and figures["generated_tokens"] > 0
+    assert figures["prompt_tok_per_s"] > 0 and figures["generation_tok_per_s"] > 0
+    assert set(embedded.timings) == {"join_s", "load_s", "total_s"}

@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
 from lagent_nb.llms.local import EmbeddedLLM, ServerStartError
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -42,6 +45,7 @@ def _start_parent(spawn_from: str, then: str) -> tuple[subprocess.Popen, int, st
         [sys.executable, "-c", PARENT, spawn_from, then],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=REPO,  # runs this checkout of lagent_nb, installed or not
     )
     line = parent.stdout.readline().split()
     assert line, f"parent exited with {parent.wait(timeout=30)} before starting the server"

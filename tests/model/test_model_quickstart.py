@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "quickstart.ipynb"
 
-pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _tagged_processes(tag: str) -> list[psutil.Process]:
@@ -27,6 +27,7 @@ def _tagged_processes(tag: str) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.model
 def test_quickstart_notebook_runs_and_leaves_nothing(needs_local_model, tmp_path):
     notebook = tmp_path / NOTEBOOK.name
     notebook.write_bytes(NOTEBOOK.read_bytes())
@@ -37,6 +38,7 @@ def test_quickstart_notebook_runs_and_leaves_nothing(needs_local_model, tmp_path
         [sys.executable, "-m", "lagent_nb.quickstart", str(notebook)],
         capture_output=True,
         text=True,
+        cwd=REPO,  # runs this checkout of lagent_nb, installed or not
         env=env,
         timeout=540,
     )
@@ -50,6 +52,13 @@ def test_quickstart_notebook_runs_and_leaves_nothing(needs_local_model, tmp_path
     code_cells = [c for c in executed.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code_cells)
     assert not any(o.output_type == "error" for c in code_cells for o in c.outputs)
+    progress = [
+        o
+        for c in code_cells
+        for o in c.outputs
+        if o.output_type == "display_data" and "embedded model: ready" in o.data["text/plain"]
+    ]
+    assert len(progress) == 1  # one display, updated in place until the server was ready
 
     leftovers = [p for p in _tagged_processes(tag) if p.status() != psutil.STATUS_ZOMBIE]
     assert not leftovers, f"processes left behind: {[p.cmdline() for p in leftovers]}"
@@ -64,6 +73,7 @@ def test_a_failing_cell_fails_the_run(tmp_path):
         [sys.executable, "-m", "lagent_nb.quickstart", str(notebook)],
         capture_output=True,
         text=True,
+        cwd=REPO,  # runs this checkout of lagent_nb, installed or not
         timeout=120,
     )
     assert done.returncode == 1

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from lagent_nb.notebook.display import TRANSCRIPT_MIME
@@ -45,6 +48,7 @@ def test_sync_agent_turn_is_shown_as_a_transcript_and_stored(agents, run):
         ("assistant", "echo: hello Ünïcode ☃"),
     ]
     assert agents.user_ns["reply"].content == "echo: hello Ünïcode ☃"
+    assert captured.outputs[-1].metadata == {"lagent_nb": {"agent": "a", "session_id": "0"}}
     assert len(agents.user_ns["a"].memory.get(0).get_memory()) == 2
 
 
@@ -256,3 +260,42 @@ def test_memory_objects_display_as_transcripts(agents, run):
     data, _ = agents.display_formatter.format(agents.user_ns["a"].memory.get(0))
     assert TRANSCRIPT_MIME not in data  # the formatter left with the extension
     agents.run_line_magic("load_ext", "lagent_nb")
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "list",
+                "show",
+                "save",
+                "load",
+                "stop",
+                "a",
+                "b",
+                "nope",
+                "a.x",
+                "-s",
+                "1",
+                "s x",
+                "--all",
+                "f.json",
+                "'d/f.json'",
+                '"',
+                "--bogus",
+                "-",
+                "--",
+                "é",
+            ]
+        ),
+        max_size=6,
+    )
+)
+def test_any_agent_line_is_a_result_or_a_usage_error(agents, tmp_path, monkeypatch, words):
+    monkeypatch.chdir(tmp_path)
+    for magic in ("agent", "agent_reset"):
+        with contextlib.suppress(UsageError):
+            agents.run_line_magic(magic, " ".join(words))

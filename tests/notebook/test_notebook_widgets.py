@@ -267,3 +267,14 @@ def test_panel_shows_and_stops_a_background_cell_turn(ip):
     asyncio.run(scenario())
     assert panel.stop_button.disabled and panel.stream_view.outputs == ()
     assert shown(panel) == ["user: write a lot"]  # stopped: no partial reply in memory
+
+
+def test_views_show_the_whole_session_even_with_a_recent_window():
+    from lagent_nb.memory import Memory
+
+    agent = Agent(ScriptedLLM(echo("r")), name="bot", memory=dict(type=Memory, recent_n=2))
+    for i in range(3):
+        agent(f"turn {i}")
+    assert len(agent.memory.get(0).get_memory()) == 2  # what the LLM sees
+    assert len(ChatPanel(agent).messages.children) == 6  # what the user sees
+    assert MemoryTree(agent).node("", 0).toggle.description == "session 0 — 6 messages"

@@ -94,6 +94,51 @@ def test_cell_timeout_against_a_hanging_server_then_retry(shell, cls):
         assert _history(shell)[-1][0] == "bot" and len(_history(shell)) == 3
 
 
+def test_background_cell_reports_the_down_server_in_place_then_recovers(shell):
+    url = unused_base_url()
+    _define_bot(shell, "AsyncAgent", url, retry=2, connect_timeout=1, timeout=2)
+    result, captured = _run(shell, "%%agent bot --bg\nhello")
+    assert result.error_in_exec is None, "a background turn does not fail the cell"
+    final = captured.outputs[-1]
+    assert final.update and "LLMAPIError" in final.data["text/plain"]
+    assert url in final.data["text/plain"]
+    assert _history(shell) == [("user", "hello")]
+    with OpenAIServer(port=urlsplit(url).port):
+        result, captured = _run(shell, "%%agent bot --bg\nhello")
+    assert result.error_in_exec is None
+    assert _shown_transcript(captured)[-1][1].startswith("echo: ")
+    assert [s for s, _ in _history(shell)] == ["user", "user", "bot"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", ["Agent", "AsyncAgent"])
+def test_chat_panel_against_a_down_server_then_back(cls):
+    from lagent_nb.agents import Agent, AsyncAgent
+    from lagent_nb.llms import GPTAPI, AsyncGPTAPI
+    from lagent_nb.notebook import ChatPanel
+
+    url = unused_base_url()
+    llm = (AsyncGPTAPI if cls == "AsyncAgent" else GPTAPI)(
+        "m", api_base=url, key="k", retry=2, retry_wait=0.05, connect_timeout=1, timeout=2
+    )
+    agent = {"Agent": Agent, "AsyncAgent": AsyncAgent}[cls](llm, name="bot")
+    panel = ChatPanel(agent)
+    try:
+        assert panel.send("hello")
+        assert panel.wait(DEADLINE)
+        assert url in panel.error_view.value, "the panel names the endpoint that failed"
+        assert [(m.sender, m.content) for m in agent.memory.get_memory(0)] == [("user", "hello")]
+        with OpenAIServer(port=urlsplit(url).port):
+            assert panel.send("hello")
+            assert panel.wait(DEADLINE)
+        assert url not in panel.error_view.value, "the old error is cleared"
+        senders = [m.sender for m in agent.memory.get_memory(0)]
+        assert senders == ["user", "user", "bot"]
+        assert agent.memory.get_memory(0)[-1].content.startswith("echo: ")
+    finally:
+        panel.close()
+
+
 # -- 32 concurrent sessions of one tool-using agent ------------------------------------------
 
 

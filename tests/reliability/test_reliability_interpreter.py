@@ -13,7 +13,9 @@ import pytest
 
 from lagent_nb.actions.ipython_interpreter import AsyncIPythonInterpreter, IPythonInteractive
 from lagent_nb.kernels import KernelLimits, KernelSessions
+from lagent_nb.kernels import limits as limits_module
 from lagent_nb.kernels.limits import descendants
+from lagent_nb.kernels.testing import KernelUserUnavailable, kernelspec_env_for, test_user
 from lagent_nb.schema import ActionStatusCode
 
 pytestmark = pytest.mark.slow
@@ -55,12 +57,32 @@ def test_endless_sleep_times_out_and_the_session_continues(manager):
     assert action({"command": "kept"}).format_result() == "'yes'"
 
 
-def test_fork_bomb_is_bounded_by_the_process_cap():
-    with KernelSessions(limits=KernelLimits(max_processes=64), spare=False) as kernels:
+@pytest.fixture(params=["default", "nobody-rlimit"])
+def fork_bomb_limits(request, monkeypatch, tmp_path):
+    """The limits as configured by default, and (root only) kernels dropped to ``nobody``
+    with the pids cgroup out of reach, so RLIMIT_NPROC of that user is what stops the bomb."""
+    if request.param == "default":
+        return KernelLimits(max_processes=64)
+    try:
+        user = test_user("nobody")
+        env = kernelspec_env_for(user, tmp_path)
+    except KernelUserUnavailable as exc:
+        pytest.skip(str(exc))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(limits_module, "_make_pids_cgroup", lambda max_processes: None)
+    return KernelLimits(max_processes=64, run_as="nobody")
+
+
+def test_fork_bomb_is_bounded_by_the_process_cap(fork_bomb_limits):
+    with KernelSessions(limits=fork_bomb_limits, spare=False) as kernels:
         kernels.execute("1")
         kernel = kernels.session_kernel()
         if kernel.cap.mode is None:
             pytest.skip("running as root without a writable pids cgroup: no process cap")
+        if fork_bomb_limits.run_as == "nobody":
+            assert kernel.cap.mode == "rlimit"
+            assert psutil.Process(kernel.pid).uids().real != 0
         result = kernels.execute(FORK_BOMB, timeout=5)
         assert result.timed_out
         assert "fork refused after" in result.logs.stdout

@@ -93,7 +93,7 @@ def test_429_waits_as_told_by_retry_after(server, caplog, asynchronous, stream):
     server.fail("http_429", times=1, retry_after=0.2)
     answer = _chat(server.base_url, asynchronous=asynchronous, stream=stream, retry_wait=5)
     assert answer == "echo: hi"
-    assert "retrying in 0.2 s" in caplog.text
+    assert "HTTP 429: scripted rate limit); retrying in 0.2 s" in caplog.text
 
 
 def test_429_asking_for_too_long_fails_at_once(server):
@@ -191,3 +191,10 @@ async def test_async_agent_recovers_after_the_server_comes_back(server):
     reply = await agent("hello?", session_id=1)
     assert reply.content.startswith("echo: hello") and reply.content.endswith("hello?")
     assert [m.content for m in agent.memory.get_memory(1)] == ["hello", "hello?", reply.content]
+
+
+def test_401_without_any_key_says_how_to_give_one(server):
+    server.fail("http_401")
+    llm = GPTAPI("m", api_base=server.base_url, key=None, retry_wait=0.05)
+    with pytest.raises(LLMAPIError, match=r"No API key was given: pass key="):
+        llm.chat(USER)

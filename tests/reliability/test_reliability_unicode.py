@@ -9,6 +9,7 @@ real HTTP round trip to an OpenAI-compatible server, including UTF-8 split betwe
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import threading
 import time
@@ -125,7 +126,7 @@ def test_sibling_kernel_output(kernels):
     action = IPythonInterpreter(kernels=kernels)
     for name, text in TEXTS.items():
         code = f"import sys\nvalue = {text!r}\nprint(value)\nprint(value, file=sys.stderr)\nvalue"
-        ret = action({"command": code}, session_id="unicode")
+        ret = action({"command": code}, session_id="会话 🎉")
         outputs = ret.result[0]["outputs"]
         stdout, stderr, value = (o.get("text") or o["data"]["text/plain"] for o in outputs)
         assert (stdout, stderr, value) == (text + "\n", text + "\n", repr(text)), name
@@ -214,6 +215,52 @@ def test_agent_save_with_a_lone_surrogate_round_trips_or_refuses_cleanly(shell, 
         return
     _run(shell, f"%agent load bot '{path}' -s 2")
     assert shell.user_ns["bot"].memory.get_memory(2)[0].content == "half of a pair: \ud83d"
+
+
+def test_a_reply_streamed_one_code_point_at_a_time_is_shown_whole(shell):
+    shell.user_ns["REPLY"] = "".join(TEXTS.values())
+    shell.run_cell(
+        "from lagent_nb.agents import StreamingAgent\nfrom lagent_nb.testing import ScriptedLLM\n"
+        "bot = StreamingAgent(ScriptedLLM(lambda m: REPLY, chunk_size=1), name='bot')"
+    )
+    result, captured = _run(shell, "%%agent bot\n你好")
+    assert result.error_in_exec is None
+    final = captured.outputs[-1].data[TRANSCRIPT_MIME]["messages"][-1]
+    assert final["content"] == shell.user_ns["REPLY"]
+    assert shell.user_ns["bot"].memory.get_memory(0)[-1].content == shell.user_ns["REPLY"]
+
+
+@pytest.mark.slow
+def test_widgets_show_the_text_unchanged():
+    import ipywidgets
+
+    from lagent_nb.notebook import ChatPanel, MemoryTree
+
+    agent = Agent(name="bot")
+    for name, text in TEXTS.items():
+        agent.memory.add(AgentMessage(sender=name, content=text), session_id="会话")
+    panel, tree = ChatPanel(agent, session_id="会话"), MemoryTree(agent)
+    try:
+        tree.node("", "会话").expand()
+        shown = [html.unescape(t) for w in list(ipywidgets.widgets.widget._instances.values())
+                 for t in _strings(w.get_state())]  # fmt: skip
+    finally:
+        panel.close()
+        tree.close()
+    for name, text in TEXTS.items():
+        assert any(text in t for t in shown), f"{name} is shown unchanged"
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside a widget state (outputs nest mime bundles in lists and dicts)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
 
 
 # -- over HTTP ----------------------------------------------------------------------------------
