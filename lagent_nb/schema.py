@@ -6,7 +6,7 @@ Field names, defaults and enum values match lagent 0.5.0rc3 so that serialized m
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Any, Dict, List, Optional, Union
 

@@ -19,7 +19,7 @@ from lagent_nb.schema import (
     AgentMessage,
     FunctionCall,
 )
-from lagent_nb.utils import create_object
+from lagent_nb.utils import create_object, make_message
 
 from .base_action import BaseAction, discard_awaitable
 from .builtin_actions import FinishAction, InvalidAction, NoAction
@@ -216,7 +216,7 @@ class ActionExecutor:
         """The result as a message from this executor (sender = its class name, as lagent)."""
         if isinstance(result, AgentMessage):
             return result
-        return AgentMessage(sender=type(self).__name__, content=result)
+        return make_message(sender=type(self).__name__, content=result)
 
     # -- running -------------------------------------------------------------------------
 

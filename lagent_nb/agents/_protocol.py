@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, List, Optional
 
 from lagent_nb.schema import AgentMessage, AgentStatusCode
-from lagent_nb.utils.copying import clone_message
+from lagent_nb.utils.copying import clone_message, make_message, shallow_copy_model
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def begin_turn(agent: Agent, messages: Iterable[Any], session_id: Any) -> List[Any]:
     """Normalise the inputs, run ``before_agent`` hooks, store the result in memory."""
     inputs: Any = [
-        AgentMessage(sender="user", content=m) if isinstance(m, str) else clone_message(m)
+        make_message(sender="user", content=m) if isinstance(m, str) else clone_message(m)
         for m in messages
     ]
     for hook in list(agent._hooks.values()):
@@ -35,7 +35,7 @@ def as_reply(agent: Agent, result: Any) -> AgentMessage:
     """Whatever ``forward`` returned, as a message from this agent."""
     if isinstance(result, AgentMessage):
         return result
-    return AgentMessage(sender=agent.name, content=result)
+    return make_message(sender=agent.name, content=result)
 
 
 def end_turn(agent: Agent, reply: Any, session_id: Any) -> AgentMessage:
@@ -89,7 +89,7 @@ def stream_of(agent: Agent) -> Any:
 def reply_from_text(agent: Agent, text: Any) -> Any:
     """A finished LLM reply: parsed into ``formatted`` when the agent has an output format."""
     if agent.output_format:
-        return AgentMessage(
+        return make_message(
             sender=agent.name, content=text, formatted=agent.output_format.parse_response(text)
         )
     return text
@@ -110,7 +110,7 @@ def chunk_from_stream(agent: Agent, state: Any, text: Any) -> Any:
             formatted = None
         else:
             raise
-    return AgentMessage(sender=agent.name, content=text, formatted=formatted, stream_state=state)
+    return make_message(sender=agent.name, content=text, formatted=formatted, stream_state=state)
 
 
 class StreamRelay:
@@ -131,21 +131,21 @@ class StreamRelay:
         """The messages to yield now for ``chunk``."""
         if not isinstance(chunk, AgentMessage):
             state, text = chunk
-            chunk = AgentMessage(sender=self.agent.name, content=text, stream_state=state)
+            chunk = make_message(sender=self.agent.name, content=text, stream_state=state)
         out = [] if self._held is None else [self._held]
         self._held = None
         self.last = chunk
         if chunk.stream_state == AgentStatusCode.END:
-            self._held = chunk.model_copy()
+            self._held = shallow_copy_model(chunk)
         else:
-            out.append(chunk.model_copy())
+            out.append(shallow_copy_model(chunk))
         return out
 
     def final(self) -> AgentMessage:
         """The message to store: the last chunk, marked END when the stream simply stopped."""
         final = self.last
         if final is None:
-            return AgentMessage(sender=self.agent.name, content="")
+            return make_message(sender=self.agent.name, content="")
         if final.stream_state == AgentStatusCode.STREAM_ING:
             final = final.model_copy(update={"stream_state": AgentStatusCode.END})
         return final

@@ -84,7 +84,7 @@ class InternLMActionProcessor(ActionPreprocessor):
         formatted = message.formatted
         if not (
             isinstance(formatted, dict)
-            and _TOOL_PARSER_KEYS <= formatted.keys()
+            and formatted.keys() >= _TOOL_PARSER_KEYS
             and formatted["status"] != _PARSING_ERROR
         ):
             return None

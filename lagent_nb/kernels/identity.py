@@ -24,7 +24,7 @@ import pwd
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Optional, Union
+from typing import Callable, Dict, Mapping, Optional, Union
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,15 @@ def lookup_user(run_as: Union[str, int]) -> KernelUser:
     return KernelUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
-def resolve_kernel_user(run_as: RunAs, interpreter: Callable[[], str]) -> Optional[KernelUser]:
+def resolve_kernel_user(
+    run_as: RunAs, needs: Callable[[], Mapping[str, int]]
+) -> Optional[KernelUser]:
     """Decide the kernel user (None: stay this process's user) for ``run_as``.
 
-    ``interpreter()`` names the kernel's executable (looked up only when a switch is wanted):
-    the user must be able to reach it, or the kernel could not even start.
+    ``needs()`` maps the paths a kernel must reach to the permission bits it needs there (the
+    kernel's Python: read and execute; the parent of the work root: execute); it is called only
+    when a switch is wanted.  ``'auto'`` stays put when the user lacks one of them; an explicit
+    user is an error then.
     """
     if run_as is None or run_as == SELF:
         return None
@@ -78,7 +82,7 @@ def resolve_kernel_user(run_as: RunAs, interpreter: Callable[[], str]) -> Option
         except ValueError:
             _warn_once(f"there is no user {DEFAULT_USER!r}")
             return None
-        blocked = unreachable(user, [interpreter()])
+        blocked = unreachable(user, needs())
         if blocked is not None:
             _warn_once(f"user {DEFAULT_USER!r} cannot reach {blocked}")
             return None
@@ -91,12 +95,14 @@ def resolve_kernel_user(run_as: RunAs, interpreter: Callable[[], str]) -> Option
             f"run_as={run_as!r}: only root can start kernels as another user and this process "
             f"runs as uid {me}. Pass run_as=None (kernels then run as uid {me})."
         )
-    blocked = unreachable(user, [interpreter()])
+    required = needs()
+    blocked = unreachable(user, required)
     if blocked is not None:
         raise ValueError(
-            f"run_as={run_as!r}: user {user.name!r} cannot reach {blocked}, so the kernel "
-            f"({interpreter()}) could not start. Install Python somewhere readable by everyone, "
-            "grant that user access, or pass run_as=None to run kernels as root."
+            f"run_as={run_as!r}: user {user.name!r} cannot reach {blocked}, but kernels need "
+            f"{', '.join(required)}. Make that readable by everyone (Python installed outside "
+            "/root, a work_root outside private directories) or pass run_as=None to run "
+            "kernels as root."
         )
     return user
 
@@ -123,11 +129,11 @@ def _may(user: KernelUser, info: os.stat_result, bits: int) -> bool:
     return (info.st_mode >> shift) & bits == bits
 
 
-def unreachable(user: KernelUser, files: Iterable[str], bits: int = 0o5) -> Optional[str]:
-    """The first path that ``user`` cannot traverse on the way to each of ``files`` (both the
-    path as given and its symlink target) or lacks ``bits`` on (default read and execute), or
-    None when all are reachable."""
-    for file in files:
+def unreachable(user: KernelUser, paths: Mapping[str, int]) -> Optional[str]:
+    """The first place that stops ``user``: a directory it cannot pass through on the way to a
+    path (as given or as its symlink target), or a path it lacks the mapped ``bits`` on (0o5:
+    read and execute; 0o1: pass through).  None when every path is reachable."""
+    for file, bits in paths.items():
         for target in dict.fromkeys([os.path.abspath(file), os.path.realpath(file)]):
             path = Path(target)
             for directory in reversed(path.parents):

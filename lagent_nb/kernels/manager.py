@@ -18,7 +18,7 @@ from typing import Dict, Hashable, Iterable, List, Mapping, Optional, Tuple
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 from .environment import private_runtime_dir, safe_name, scrub_environment
-from .identity import allow_traversal, own_private_dir, resolve_kernel_user, unreachable
+from .identity import allow_traversal, own_private_dir, resolve_kernel_user
 from .limits import KernelLimits, sweep_stale_cgroups
 from .loop import KernelLoop, shared_loop
 from .results import Execution, ExecutionError
@@ -51,10 +51,12 @@ class KernelSessions:
 
     Kernels started by root drop to an unprivileged user by default (``limits.run_as``, see
     :mod:`lagent_nb.kernels.identity`).  Then that user owns the runtime directory (connection
-    files, sockets, a private HOME for IPython/matplotlib/pip) and each session directory
-    (0700); ``work_root`` and the owner directories below it only let it pass through, so a
-    kernel cannot list the other sessions.  All kernels share the one user, though: a kernel
-    that knows another session's path can read it, and they share one process budget.
+    files, sockets, a private HOME for IPython/matplotlib/pip), the temporary ``work_root``
+    and each session directory (all 0700; a ``work_root`` you pass only gains the "others may
+    pass through" bit).  The owner directories in between (0711) cannot be listed, so a
+    kernel does not stumble on other sessions.  All kernels share the one user, though: code
+    that looks for another session (its path, ``/proc/<pid>/cwd``) can read and disturb it,
+    and the sessions draw on one process budget.
 
     Args:
         limits: resource limits applied to every kernel at start, and the user they run as.
@@ -88,23 +90,26 @@ class KernelSessions:
         self.startup_timeout = startup_timeout
         self.policy = policy
         self._env = scrub_environment(env, remove_env)
-        self.user = resolve_kernel_user(limits.run_as, lambda: kernel_interpreter(kernel_name))
         self._owns_work_root = work_root is None
         self.work_root = Path(work_root or tempfile.mkdtemp(prefix="lagent_nb-work-")).resolve()
         self.work_root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.user = resolve_kernel_user(
+                limits.run_as,
+                lambda: {kernel_interpreter(kernel_name): 0o5, str(self.work_root.parent): 0o1},
+            )
+        except (ValueError, TypeError):
+            if self._owns_work_root:
+                shutil.rmtree(self.work_root, ignore_errors=True)
+            raise
         self.runtime_dir = private_runtime_dir()
         if self.user is not None:
             own_private_dir(self.runtime_dir, self.user)
             own_private_dir(self.runtime_dir / "home", self.user)
-            allow_traversal(self.work_root)
-            blocked = unreachable(self.user, [str(self.work_root)], bits=0o1)
-            if blocked is not None:
-                self._cleanup_dirs()
-                raise ValueError(
-                    f"kernels run as user {self.user.name!r}, who cannot reach {blocked} on the "
-                    f"way to work_root={str(self.work_root)!r}; choose a work_root outside "
-                    "private directories or pass KernelLimits(run_as=None)."
-                )
+            if self._owns_work_root:
+                own_private_dir(self.work_root, self.user)
+            else:
+                allow_traversal(self.work_root)
         self._loop = loop or shared_loop()
         self._sessions: Dict[SessionKey, _Session] = {}
         self._spare_enabled = spare
@@ -321,9 +326,6 @@ class KernelSessions:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 kernels.append(await spare)
         await asyncio.gather(*(k.shutdown() for k in kernels), return_exceptions=True)
-        self._cleanup_dirs()
-
-    def _cleanup_dirs(self) -> None:
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
         if self._owns_work_root:
             shutil.rmtree(self.work_root, ignore_errors=True)

@@ -43,16 +43,16 @@ def kernelspec_env_for(user: KernelUser, directory: Path) -> Dict[str, str]:
     Empty when this Python already is; otherwise ``JUPYTER_PATH`` pointing at a kernelspec in
     ``directory`` that runs a system Python of this version on this environment's packages.
     """
-    if unreachable(user, [sys.executable]) is None:
+    if unreachable(user, {sys.executable: 0o5}) is None:
         return {}
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     site = list(dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]))
-    blocked = unreachable(user, site)
+    blocked = unreachable(user, dict.fromkeys(site, 0o5))
     if blocked is not None:
         raise KernelUserUnavailable(f"user {user.name!r} cannot read {blocked}")
     for folder in ("/usr/bin", "/usr/local/bin", "/bin"):
         candidate = shutil.which(version, path=folder)
-        if candidate and unreachable(user, [candidate]) is None:
+        if candidate and unreachable(user, {candidate: 0o5}) is None:
             break
     else:
         raise KernelUserUnavailable(

@@ -84,6 +84,10 @@ class Memory:
         Other values (``None`` included) are ignored, as in lagent, so hooks may pass through
         whatever they received.
         """
+        if isinstance(memories, AgentMessage):  # the common case: one message per call
+            self.memory.append(memories)
+            self._changed("add")
+            return
         items = memories if isinstance(memories, (list, tuple)) else [memories]
         added = False
         for item in items:

@@ -36,7 +36,9 @@ class _Notifier:
         self.session_id = session_id
 
     def __call__(self, kind: str) -> None:
-        self.manager._emit(self.session_id, kind)
+        manager = self.manager
+        if manager._subscribers:  # checked here too: every message added passes this way
+            manager._emit(self.session_id, kind)
 
 
 class MemoryManager:

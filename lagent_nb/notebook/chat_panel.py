@@ -15,6 +15,7 @@ capture nothing from a thread.
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from typing import Any, Callable, List, Optional, Tuple
@@ -122,7 +123,7 @@ class ChatPanel(widgets.VBox):
             label=getattr(self.agent, "name", None) or type(self.agent).__name__,
         )
         starter = start_task if agent_kind(self.agent) in (ASYNC, ASYNC_STREAM) else start_thread
-        self._worker = starter(turn, self._on_done)
+        self._worker = starter(turn)  # its end reaches the panel through activity
         return True
 
     def stop(self) -> bool:
@@ -246,14 +247,8 @@ class ChatPanel(widgets.VBox):
             self.stop_button.disabled = True
             self._say("")
             self.render()
-
-    def _on_done(self, reply: Any, error: Optional[BaseException]) -> None:
-        if error is not None:
-            self.error_view.value = (
-                f"<pre style='color:#c0392b;white-space:pre-wrap'>"
-                f"{type(error).__name__}: {_escape(str(error))}</pre>"
-            )
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            if run.error is not None:  # from this panel or a cell: the panel shows it either way
+                self.error_view.value = (
+                    f"<pre style='color:#c0392b;white-space:pre-wrap'>"
+                    f"{type(run.error).__name__}: {html.escape(str(run.error))}</pre>"
+                )

@@ -26,12 +26,15 @@ def notebook_llm(
     async_: bool = False,
     chunk_size: Optional[int] = None,
     quiet: bool = False,
+    request_timeout: Optional[float] = None,
     **gen_params: Any,
 ) -> Any:
     """The default LLM, or (``$LAGENT_NB_SCRIPTED=1``) a scripted one replaying ``script``.
 
     ``script`` is the list of replies (or a ``f(messages) -> str``) the scripted LLM gives;
     ``chunk_size`` sets how it streams. ``async_`` picks the async twin in both modes.
+    ``request_timeout`` (default mode only) is how long to wait for the server's answer,
+    worth raising when several requests share a CPU-bound local model.
     """
     if scripted_mode():
         if script is None:
@@ -47,6 +50,8 @@ def notebook_llm(
     else:
         from lagent_nb.llms import get_default_llm
 
+        if request_timeout is not None:
+            gen_params["timeout"] = request_timeout
         llm = get_default_llm(async_=async_, **gen_params)
         reason = f"default LLM; set {SCRIPTED_ENV}=1 for scripted replies"
     if not quiet:

@@ -31,6 +31,7 @@ from typing import Any, Optional
 from lagent_nb.notebook import activity, lifecycle
 from lagent_nb.notebook.lookup import ASYNC, ASYNC_STREAM, STREAM, agent_kind
 
+OnDone = Callable[[Any, Optional[BaseException]], None]
 STOP_GRACE_S = 5.0  # how long a cancelled async agent gets to unwind before we give up on it
 
 
@@ -111,8 +112,9 @@ class Turn:
         if self.kind != STREAM:
             return result
         reply = None
-        for reply in result:
-            self.feed(reply)
+        with contextlib.closing(result):  # an interrupted stream is closed now, not at GC
+            for reply in result:
+                self.feed(reply)
         return reply
 
     async def call_async(self) -> Any:
@@ -122,8 +124,9 @@ class Turn:
         if self.kind != ASYNC_STREAM:
             return self.call_sync()
         reply = None
-        async for reply in self.agent(self.message, session_id=self.session_id):
-            self.feed(reply)
+        async with contextlib.aclosing(self.agent(self.message, session_id=self.session_id)) as it:
+            async for reply in it:
+                self.feed(reply)
         return reply
 
     def stopped(self, timed_out: bool) -> BaseException:
@@ -264,7 +267,7 @@ def _run_async_blocking(turn: Turn) -> Any:
             raise turn.stopped(timed_out=isinstance(exc, asyncio.TimeoutError)) from None
 
 
-def start_task(turn: Turn, on_done: Callable[[Any, Optional[BaseException]], None]) -> Any:
+def start_task(turn: Turn, on_done: Optional[OnDone] = None) -> Any:
     """Schedule the turn on the kernel's loop and return the task at once.
 
     ``on_done(reply, error)`` runs when the turn ends; with no loop running (plain IPython)
@@ -283,7 +286,8 @@ def start_task(turn: Turn, on_done: Callable[[Any, Optional[BaseException]], Non
         except Exception as exc:
             error = exc
         turn.run.finish(error)
-        on_done(reply, error)
+        if on_done is not None:
+            on_done(reply, error)
         return reply
 
     loop = kernel_loop()
@@ -294,7 +298,7 @@ def start_task(turn: Turn, on_done: Callable[[Any, Optional[BaseException]], Non
     return task
 
 
-def start_thread(turn: Turn, on_done: Callable[[Any, Optional[BaseException]], None]) -> Any:
+def start_thread(turn: Turn, on_done: Optional[OnDone] = None) -> Any:
     """Run a sync agent's turn on a worker thread (chat panel): the kernel stays responsive.
 
     Stopping raises KeyboardInterrupt inside the worker, where the agent core handles it as
@@ -315,7 +319,8 @@ def start_thread(turn: Turn, on_done: Callable[[Any, Optional[BaseException]], N
         except Exception as exc:
             error = exc
         turn.run.finish(error)
-        on_done(reply, error)
+        if on_done is not None:
+            on_done(reply, error)
 
     worker = threading.Thread(target=body, name=f"lagent_nb turn {turn.label}", daemon=True)
     worker.start()

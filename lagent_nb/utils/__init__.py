@@ -1,6 +1,6 @@
 """Helpers shared across layers (``create_object``, ``filter_suffix``, ``get_logger``)."""
 
-from .copying import clone_message, fast_deepcopy
+from .copying import clone_message, fast_deepcopy, make_message
 from .util import (
     GeneratorWithReturn,
     create_object,
@@ -19,4 +19,5 @@ __all__ = [
     "get_logger",
     "is_module_exist",
     "load_class_from_string",
+    "make_message",
 ]

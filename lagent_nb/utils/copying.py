@@ -1,4 +1,4 @@
-"""Deep copies of messages that are cheap for the JSON-like data they usually carry.
+"""Building messages, and deep copies of them that are cheap for the JSON-like data they carry.
 
 ``copy.deepcopy`` is the most expensive step of an agent turn: it handles arbitrary object
 graphs (cycles, shared references, ``__deepcopy__`` hooks) that messages almost never contain.
@@ -17,11 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from lagent_nb.schema import AgentMessage
+from lagent_nb.schema import AgentMessage, AgentStatusCode, ModelStatusCode
 
 _IMMUTABLE = (str, int, float, bool, bytes, complex, type(None))
-# Exact types, looked up in a set before the slower ``isinstance`` walk over ``_IMMUTABLE``.
-_ATOMIC = frozenset(_IMMUTABLE)
+# Exact types, looked up in a set before the slower ``isinstance`` walk over ``_IMMUTABLE``;
+# the status enums are there because every message carries one.
+_ATOMIC = frozenset((*_IMMUTABLE, AgentStatusCode, ModelStatusCode))
 _MAX_DEPTH = 64
 _new_object = object.__new__
 _set_slot = object.__setattr__
@@ -67,6 +68,17 @@ def _copy_or_deepcopy(value: Any) -> Any:
         return _copy(value, 0)
     except _TooDeep:
         return copy.deepcopy(value)
+
+
+def make_message(**fields: Any) -> AgentMessage:
+    """``AgentMessage(**fields)``, validated the same way at about half the cost.
+
+    The framework builds several messages per turn; pydantic's ``__init__`` spends as long on
+    its keyword-argument plumbing as on validation. Calling the model's validator with a dict
+    (what ``model_validate`` does, minus its own wrapper) gives the identical, fully validated
+    message.
+    """
+    return AgentMessage.__pydantic_validator__.validate_python(fields)
 
 
 def shallow_copy_model(model: BaseModel) -> BaseModel:

@@ -86,22 +86,22 @@ def test_a_missing_user_is_a_clear_error():
 
 
 def test_run_as_none_and_self_keep_this_user():
-    assert resolve_kernel_user(None, lambda: "/unused") is None
-    assert resolve_kernel_user("self", lambda: "/unused") is None
+    assert resolve_kernel_user(None, dict) is None
+    assert resolve_kernel_user("self", dict) is None
     with pytest.raises(TypeError, match="run_as"):
-        resolve_kernel_user(True, lambda: "/unused")
+        resolve_kernel_user(True, dict)
 
 
 def test_auto_drops_to_nobody_when_it_can_run_the_interpreter(user_python, hidden_dir, caplog):
-    assert resolve_kernel_user("auto", lambda: kernel_interpreter("python3")) == NOBODY
+    assert resolve_kernel_user("auto", lambda: {kernel_interpreter("python3"): 0o5}) == NOBODY
     python = hidden_dir / "python3"
     python.write_text("")
     python.chmod(0o755)
     with caplog.at_level(logging.WARNING, logger="lagent_nb.kernels.identity"):
-        assert resolve_kernel_user("auto", lambda: str(python)) is None  # stays root, loudly
+        assert resolve_kernel_user("auto", lambda: {str(python): 0o5}) is None  # stays root
     assert f"cannot reach {hidden_dir}" in caplog.text
     with pytest.raises(ValueError, match=f"cannot reach {hidden_dir}"):
-        resolve_kernel_user("nobody", lambda: str(python))  # explicit: never a silent fallback
+        resolve_kernel_user("nobody", lambda: {str(python): 0o5})  # explicit: never silent
 
 
 # -- real kernels running as nobody ----------------------------------------------------------
@@ -135,7 +135,8 @@ def test_connection_file_and_directories_belong_to_the_kernel_user(nobody_kernel
     nobody_kernels.execute("open('out.txt', 'w').write('x')", session_id="files")
     connection = Path(nobody_kernels.session_kernel("files").connection_file)
     workdir = nobody_kernels.work_dir("files")
-    for path, mode in [(connection, 0o600), (nobody_kernels.runtime_dir, 0o700), (workdir, 0o700)]:
+    private = [nobody_kernels.runtime_dir, nobody_kernels.work_root, workdir]
+    for path, mode in [(connection, 0o600), *((p, 0o700) for p in private)]:
         info = path.stat()  # jupyter_client adds the sticky bit to the runtime dir: rwx only
         assert (info.st_uid, info.st_mode & 0o777) == (NOBODY.uid, mode), path
     assert (workdir / "out.txt").stat().st_uid == NOBODY.uid
@@ -144,17 +145,17 @@ def test_connection_file_and_directories_belong_to_the_kernel_user(nobody_kernel
 @pytest.mark.slow
 def test_sessions_cannot_list_each_others_directories(nobody_kernels):
     """Shared uid, so a session that *knows* another's path could read it (documented); what
-    holds is that the directories above the sessions cannot be listed to find them."""
+    holds is that the directory holding the sessions cannot be listed to find them."""
     nobody_kernels.execute("open('mine.txt', 'w').write('b')", session_id="b")
-    root = str(nobody_kernels.work_root)
+    owner_dir = nobody_kernels.work_dir("b").parent
+    assert (owner_dir.stat().st_uid, owner_dir.stat().st_mode & 0o777) == (0, 0o711)
     probe = (
-        f"import os\nfound = []\nfor d in [os.path.dirname(os.getcwd()), {root!r}]:\n"
-        "    try:\n        found += os.listdir(d)\n    except PermissionError:\n"
-        "        found.append('denied')\nfound"
+        "import os\ntry:\n    seen = os.listdir('..')\nexcept PermissionError:\n"
+        "    seen = 'denied'\nseen"
     )
     result = nobody_kernels.execute(probe, session_id="a")
     assert result.ok, result.error
-    assert result.text == "['denied', 'denied']"
+    assert result.text == "'denied'"
 
 
 @pytest.mark.slow
@@ -198,7 +199,7 @@ def test_pip_runs_in_the_kernel(nobody_kernels):
 
 
 def test_a_work_root_the_user_cannot_reach_is_refused(user_python, hidden_dir):
-    with pytest.raises(ValueError, match=rf"cannot reach {hidden_dir}.*run_as=None"):
+    with pytest.raises(ValueError, match=rf"cannot reach {hidden_dir}, but .*run_as=None"):
         KernelSessions(
             limits=KernelLimits(run_as="nobody"), work_root=hidden_dir / "work", spare=False
         )

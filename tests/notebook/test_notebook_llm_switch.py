@@ -48,3 +48,12 @@ def test_any_message_gives_a_json_serializable_bundle(content, sender):
     bundle = message_mimebundle(AgentMessage(content=content, sender=sender))
     json.dumps(bundle[TRANSCRIPT_MIME])
     assert isinstance(bundle["text/markdown"], str) and isinstance(bundle["text/plain"], str)
+
+
+def test_request_timeout_reaches_the_default_llm_only(monkeypatch):
+    monkeypatch.delenv("LAGENT_NB_SCRIPTED", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_MODEL", "served-model")
+    assert notebook_llm(request_timeout=321.0, quiet=True).timeout == 321.0
+    monkeypatch.setenv("LAGENT_NB_SCRIPTED", "1")
+    assert type(notebook_llm(["x"], request_timeout=5.0, quiet=True)) is ScriptedLLM

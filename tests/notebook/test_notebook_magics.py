@@ -299,3 +299,13 @@ def test_any_agent_line_is_a_result_or_a_usage_error(agents, tmp_path, monkeypat
     for magic in ("agent", "agent_reset"):
         with contextlib.suppress(UsageError):
             agents.run_line_magic(magic, " ".join(words))
+
+
+def test_default_timeout_from_config(agents, run):
+    agents.user_ns["slow"] = agents.user_ns["Agent"](
+        agents.user_ns["ScriptedLLM"](lambda m: time.sleep(30) or "late"), name="slow"
+    )
+    agents.run_line_magic("config", "AgentMagics.default_timeout = 0.3")
+    result, _ = run("%%agent slow\nhi")
+    assert type(result.error_in_exec).__name__ == "AgentTimeout"
+    assert "--timeout 0.3" in str(result.error_in_exec)

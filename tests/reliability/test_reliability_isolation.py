@@ -63,8 +63,8 @@ def test_kernels_behind_the_actions_are_private_and_local():
                     assert conn.laddr.ip in ("127.0.0.1", "::1"), conn
 
 
-def test_one_session_cannot_see_another_sessions_files_or_variables(tmp_path):
-    with KernelSessions(spare=False, work_root=tmp_path / "work") as kernels:
+def test_one_session_cannot_see_another_sessions_files_or_variables():
+    with KernelSessions(spare=False) as kernels:
         action = IPythonInterpreter(kernels=kernels)
         wrote = action(
             {"command": "open('notes.txt', 'w').write('from A')\nprivate_value = 'A'"},
@@ -107,20 +107,22 @@ async def test_closed_kernels_and_what_they_started_leave_the_process_table(kern
     kernels = KernelSessions(spare=False)
     action = AsyncIPythonInterpreter(kernels=kernels)
     spawn = (
-        "import subprocess, sys\n"
-        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])"
+        "import os, subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "os.getpid()"
     )
+    pid_of = {}
     try:
         for sid in ("x", "y"):
             ret = await action({"command": spawn}, session_id=sid)
             assert ret.state == ActionStatusCode.SUCCESS, ret.errmsg
-        x_kernel = kernels.session_kernel("x", action._owner).pid
-        family = {sid: _family(kernels.session_kernel(sid, action._owner).pid) for sid in "xy"}
+            pid_of[sid] = int(ret.format_result())
+        family = {sid: _family(pid) for sid, pid in pid_of.items()}
         assert all(len(pids) == 2 for pids in family.values()), "kernel + its child"
         await action.close_session("x")
         assert _gone(family["x"]) == []
         assert all(psutil.pid_exists(p) for p in family["y"]), "the other session lives on"
-        assert x_kernel not in kernels.kernel_pids()
+        assert pid_of["x"] not in kernels.kernel_pids()
     finally:
         await kernels.aclose()
     assert _gone(family["y"]) == []

@@ -214,3 +214,13 @@ def test_chat_panel_stop_button_works_while_the_agent_runs(kernel):
     out = kernel.run("print([m.sender for m in slow.memory.get(0).get_memory()])")
     assert out.strip() == "['user']"
     assert kernel.run("print(panel.stop_button.disabled)").strip() == "True"
+
+
+def test_timeout_stops_a_blocked_sync_agent_in_a_real_kernel(kernel):
+    kernel.run("slow = Agent(ScriptedLLM(lambda m: time.sleep(120) or 'late'), name='slow')")
+    started = time.monotonic()
+    reply, _ = kernel.finish(kernel.submit("%%agent slow --timeout 1\nhello"), timeout=60)
+    assert reply["status"] == "error" and reply["ename"] == "AgentTimeout"
+    assert time.monotonic() - started < 30
+    out = kernel.run("print([m.sender for m in slow.memory.get(0).get_memory()])")
+    assert out.strip() == "['user']"

@@ -7,6 +7,7 @@ outputs, widget state, reprs, ``state_dict``, log records and error messages.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator, List
 
+import psutil
 import pytest
 from IPython.utils.capture import capture_output
 
@@ -90,8 +92,6 @@ def test_sibling_kernels_see_no_credential(secrets):
         action = IPythonInterpreter(kernels=kernels)
         ret = action({"command": "import os; print(dict(os.environ))"})
         pids = kernels.kernel_pids()
-        import psutil
-
         outside = [psutil.Process(pid).environ() for pid in pids]
     assert "PATH" in raw.logs.stdout, "the kernel printed its environment"
     assert leaks(secrets, raw.logs.stdout, ret.format_result(), outside) == []
@@ -135,7 +135,7 @@ def test_kernel_cannot_read_the_parents_initial_environment(child_env):
             "known bug: a sibling kernel running as the parent's user reads the parent's "
             "/proc/<ppid>/environ; see tests/reliability/README.md"
         )
-    assert value not in seen["stdout"]
+    assert value not in seen["stdout"], seen["error"]
 
 
 # Stands in for the `lmdeploy` package: `python -m lmdeploy serve …` records the environment it
@@ -261,7 +261,7 @@ def test_reprs_and_state_dict_hold_no_credential(secrets, server):
     llm, allm = GPTAPI("m", api_base=server.base_url), AsyncGPTAPI("m", api_base=server.base_url)
     agent = Agent(llm, name="bot")
     agent("hello")
-    things = [llm, allm, agent, AsyncAgent(allm), StreamingAgent(llm), llm._keys]
+    things = [llm, allm, agent, AsyncAgent(allm), StreamingAgent(llm)]
     things += [ActionExecutor([]), AsyncActionExecutor([])]
     texts = [f(t) for t in things for f in (repr, str)]
     assert leaks(secrets, texts, agent.state_dict(), agent.memory.get(0).save()) == []
@@ -300,8 +300,6 @@ def _error_texts(error: BaseException) -> List[str]:
 
 @pytest.mark.parametrize("llm_class", [GPTAPI, AsyncGPTAPI])
 def test_connection_refused_error_holds_no_credential(secrets, llm_class):
-    import asyncio
-
     url = unused_base_url()
     llm = llm_class("m", api_base=url, **FAST)
     with pytest.raises(LLMAPIError) as caught:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import os
 import threading
 import time
 import unicodedata
@@ -134,6 +135,32 @@ def test_sibling_kernel_output(kernels):
     # the kernel's own view: lengths in code points agree with ours
     lengths = action({"command": f"[len(t) for t in {list(TEXTS.values())!r}]"}, session_id="u")
     assert lengths.format_result() == repr([len(t) for t in TEXTS.values()])
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: ipykernel decodes fd-level output per 1000-byte read, so multi-byte "
+    "characters cut between reads become U+FFFD; see tests/reliability/README.md",
+)
+def test_subprocess_output_in_a_tool_keeps_multibyte_characters():
+    """Model-written code often shells out (``subprocess``, ``!cmd``); that output reaches the
+    kernel through a pipe, not through ``sys.stdout``."""
+    from lagent_nb.actions import IPythonInterpreter
+    from lagent_nb.kernels import KernelSessions
+
+    # ipykernel does not capture fd-level output under pytest: hide pytest from the kernel
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+    text = TEXTS["chinese"] * 300  # ~6 kB of 3- and 4-byte characters
+    child = f"print({text!r})"
+    code = (
+        f"import subprocess, sys\n_ = subprocess.run([sys.executable, '-c', {child!r}], check=True)"
+    )
+    with KernelSessions(spare=False, env=env) as kernels:
+        ret = IPythonInterpreter(kernels=kernels)({"command": code})
+    assert "\ufffd" not in ret.format_result()
+    assert ret.format_result().strip() == text
 
 
 # -- display ------------------------------------------------------------------------------------
