@@ -15,6 +15,7 @@ import argparse
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
@@ -111,6 +112,10 @@ def run(
     # The kernel must run this interpreter, whatever 'python3' kernelspec the machine has.
     client.km = client.create_kernel_manager()
     client.km.kernel_cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    sockets = tempfile.TemporaryDirectory(prefix="lagent_nb-quickstart-")
+    if os.name == "posix":  # local sockets: private, and no "TCP without encryption" warning
+        client.km.transport = "ipc"
+        client.km.ip = os.path.join(sockets.name, "kernel")
 
     def show(cell: Any, cell_index: int, **_: Any) -> None:
         if cell.cell_type == "code":
@@ -138,6 +143,7 @@ def run(
         leftovers = _servers_owned_by(kernel_pid) if kernel_pid else []
         for pid in leftovers:
             os.kill(pid, signal.SIGTERM)
+        sockets.cleanup()
     if leftovers:
         print(f"warning: stopped model servers left by the kernel: {leftovers}", file=sys.stderr)
     if failure:
