@@ -4,16 +4,30 @@ A parent running as root (CI, many Docker notebook images) would otherwise hand 
 code every file of root and a process cap the Linux kernel ignores (``RLIMIT_NPROC`` does not
 apply to root).  So kernels can drop to an unprivileged user between ``fork`` and ``exec``:
 
-* ``run_as="auto"`` (the default): ``nobody`` when this process is root, that user exists and
-  can run the kernel's Python; otherwise this process's own user, with a warning saying why.
-  The fallback keeps notebooks whose interpreter lives in a private place (``/root/.pyenv``)
-  working instead of failing every code call.
+* ``run_as="auto"`` (the default): the user named by ``$LAGENT_NB_KERNEL_USER`` if set (so an
+  image or deployment can choose without code); else ``nobody`` when this process is root,
+  that user exists and can reach the kernel's Python and work directory; otherwise this
+  process's own user, with a warning saying why.  The fallback keeps notebooks whose
+  interpreter lives in a private place (``/root/.pyenv``) working instead of failing every
+  code call.
 * ``run_as=None`` or ``"self"``: never switch (the explicit opt-out).
 * a user name or a uid: switch to it; a missing user or one that cannot run the interpreter is
   a clear error at construction, not a silent fallback.
 
-All kernels of one :class:`~lagent_nb.kernels.KernelSessions` share the one user: they are
-protected from the parent's files, not from each other (same uid: same files, signals, /proc).
+What changes for code in a switched kernel: its session directory, HOME and world-writable
+places (``/tmp``) work as before; root's private files (``/root``, dotfiles with API keys, 0600
+files) are out of reach, and so is writing into root-owned project directories.  Code that must
+do that needs ``run_as=None``.
+
+All kernels share the one user (of a manager, and of every manager of the machine using the
+same name): they are protected from the parent's files, not from each other (same uid: same
+files, signals, ``/proc``; and ``RLIMIT_NPROC`` is one budget for all of them).  A distinct uid
+per session would fix that but is not done here, because doing it robustly is a project of its
+own: uids must be coordinated between processes (two root notebooks would hand out the same
+one), must be mapped in the container's user namespace, inherit the files (``/tmp``,
+``/dev/shm``) and stray processes a previous holder left, and lack a passwd entry that
+``getpass`` and some caches look up.  A shared unprivileged user removes the main risks (root's
+files, an uncapped process count) without those failure modes.
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ RunAs = Union[str, int, None]
 AUTO = "auto"
 SELF = "self"
 DEFAULT_USER = "nobody"
+ENV_VAR = "LAGENT_NB_KERNEL_USER"
 _warned: set = set()
 
 
@@ -69,6 +84,9 @@ def resolve_kernel_user(
     when a switch is wanted.  ``'auto'`` stays put when the user lacks one of them; an explicit
     user is an error then.
     """
+    if run_as == AUTO and os.environ.get(ENV_VAR, "").strip():
+        configured = os.environ[ENV_VAR].strip()
+        run_as = int(configured) if configured.isdigit() else configured
     if run_as is None or run_as == SELF:
         return None
     if isinstance(run_as, bool) or not isinstance(run_as, (str, int)):
@@ -111,10 +129,13 @@ def _warn_once(reason: str) -> None:
     if reason not in _warned:
         _warned.add(reason)
         log.warning(
-            "sibling kernels run as root because %s: model-written code can read root's files "
-            "and the process cap is not enforced. Pass KernelLimits(run_as='<user>') to drop "
-            "privileges, or run_as=None to silence this warning.",
+            "sibling kernels run as root because %s: model-written code can read root's files, "
+            "and the process cap holds only where a pids cgroup is writable. Make the kernel's "
+            "Python reachable or name a user (KernelLimits(run_as=...) or $%s) to drop "
+            "privileges; run_as=None or %s=self silences this warning.",
             reason,
+            ENV_VAR,
+            ENV_VAR,
         )
 
 
@@ -150,11 +171,10 @@ def unreachable(user: KernelUser, paths: Mapping[str, int]) -> Optional[str]:
     return None
 
 
-def own_private_dir(path: Path, user: Optional[KernelUser]) -> Path:
+def own_private_dir(path: Path, user: KernelUser) -> Path:
     """Create ``path`` if needed and make it the kernel user's alone (mode 0700)."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if user is not None:
-        os.chown(path, user.uid, user.gid)
+    os.chown(path, user.uid, user.gid)
     path.chmod(0o700)
     return path
 

@@ -40,9 +40,10 @@ class KernelLimits:
     address space and runs 14 threads) while stopping runaway allocations and fork bombs.
 
     ``run_as`` picks the user kernels run as (see :mod:`lagent_nb.kernels.identity`):
-    ``'auto'`` drops a root parent's kernels to ``nobody`` when that user can run the kernel's
-    Python (and warns and stays root when it cannot), ``None``/``'self'`` never switches, a name
-    or uid always does (or fails clearly).
+    ``'auto'`` follows ``$LAGENT_NB_KERNEL_USER`` when set, else drops a root parent's kernels
+    to ``nobody`` when that user can reach the kernel's Python and work directory (and warns
+    and stays root when it cannot); ``None``/``'self'`` never switches; a name or uid always
+    does (or fails clearly at construction).
     """
 
     address_space: Optional[int] = 4 * GiB

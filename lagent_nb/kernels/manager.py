@@ -105,7 +105,6 @@ class KernelSessions:
         self.runtime_dir = private_runtime_dir()
         if self.user is not None:
             own_private_dir(self.runtime_dir, self.user)
-            own_private_dir(self.runtime_dir / "home", self.user)
             if self._owns_work_root:
                 own_private_dir(self.work_root, self.user)
             else:

@@ -104,8 +104,9 @@ class SiblingKernel:
         )
         self._private: Optional[Path] = None
         if user is not None:
+            home = own_private_dir(runtime_dir / "home", user)  # shared by the manager's kernels
             self._private = own_private_dir(runtime_dir / f"ipython-{self.id}", user)
-            env = {**env, **user_environment(user, runtime_dir / "home", self._private)}
+            env = {**env, **user_environment(user, home, self._private)}
         preexec = make_preexec_fn(limits, self.cap, user, connection_file)
         self._launch = dict(cwd=str(cwd), env=env, preexec_fn=preexec)
         self.kc = None

@@ -24,7 +24,7 @@ class KernelUserUnavailable(RuntimeError):
     """Kernels cannot run as the requested user here; the message says why (a skip reason)."""
 
 
-def test_user(name: str = "nobody") -> KernelUser:
+def switchable_user(name: str = "nobody") -> KernelUser:
     """``name`` as a :class:`KernelUser`, if this process may switch to it."""
     if os.getuid() != 0:
         raise KernelUserUnavailable("switching kernels to another user needs a root parent")
@@ -32,9 +32,6 @@ def test_user(name: str = "nobody") -> KernelUser:
         return lookup_user(name)
     except ValueError:
         raise KernelUserUnavailable(f"there is no user {name!r} on this machine") from None
-
-
-test_user.__test__ = False  # a helper, not a test, despite the name
 
 
 def kernelspec_env_for(user: KernelUser, directory: Path) -> Dict[str, str]:

@@ -21,10 +21,10 @@ from lagent_nb.actions.ipython_interpreter import IPythonInterpreter
 from lagent_nb.kernels import KernelLimits, KernelSessions
 from lagent_nb.kernels.identity import resolve_kernel_user
 from lagent_nb.kernels.manager import kernel_interpreter
-from lagent_nb.kernels.testing import KernelUserUnavailable, kernelspec_env_for, test_user
+from lagent_nb.kernels.testing import KernelUserUnavailable, kernelspec_env_for, switchable_user
 
 try:
-    NOBODY = test_user("nobody")
+    NOBODY = switchable_user("nobody")
 except KernelUserUnavailable as exc:
     pytest.skip(str(exc), allow_module_level=True)
 
@@ -216,3 +216,15 @@ def test_the_parent_death_signal_survives_the_user_switch(nobody_kernels):
     result = nobody_kernels.execute(code, session_id="orphan")
     assert result.ok, result.error
     assert result.text == str(int(signal.SIGKILL))
+
+
+def test_the_environment_can_choose_the_user_for_auto(user_python, monkeypatch):
+    needs = lambda: {kernel_interpreter("python3"): 0o5}  # noqa: E731
+    monkeypatch.setenv("LAGENT_NB_KERNEL_USER", "self")
+    assert resolve_kernel_user("auto", needs) is None
+    monkeypatch.setenv("LAGENT_NB_KERNEL_USER", str(NOBODY.uid))
+    assert resolve_kernel_user("auto", needs) == NOBODY
+    assert resolve_kernel_user(None, needs) is None  # an explicit choice wins
+    monkeypatch.setenv("LAGENT_NB_KERNEL_USER", "lagent-nb-no-such-user")
+    with pytest.raises(ValueError, match="no such user"):
+        resolve_kernel_user("auto", needs)
