@@ -21,7 +21,7 @@ from lagent_nb.schema import (
 )
 from lagent_nb.utils import create_object, make_message
 
-from .base_action import BaseAction, discard_awaitable
+from .base_action import BaseAction, discard_awaitable, is_awaitable
 from .builtin_actions import FinishAction, InvalidAction, NoAction
 from .parser import SESSION_PARAMETER
 from .tool_schema import OPENAI_NAME_SEPARATOR, openai_tools
@@ -226,7 +226,7 @@ class ActionExecutor:
         """Run tool ``name`` (``Tool`` or ``Tool.api``) with ``parameters``."""
         route = self.route(name)
         result = route.action(parameters, route.api, **self._call_kwargs(route, session_id))
-        if inspect.isawaitable(result):
+        if is_awaitable(result):
             discard_awaitable(result)
             result = ActionReturn(
                 {"inputs": parameters, "name": route.api},
@@ -247,7 +247,7 @@ class ActionExecutor:
 
 
 async def _resolve(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
+    return await value if is_awaitable(value) else value
 
 
 class AsyncActionExecutor(ActionExecutor):

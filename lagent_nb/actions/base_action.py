@@ -18,7 +18,7 @@ from abc import ABCMeta
 from copy import deepcopy
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, Union
 
-from lagent_nb.schema import ActionReturn, ActionStatusCode
+from lagent_nb.schema import ActionReturn, ActionStatusCode, AgentMessage
 
 from .parser import SESSION_PARAMETER, BaseParser, JsonParser, ParseError
 from .tool_schema import describe_function, openai_tools, parse_docstring
@@ -186,7 +186,7 @@ class BaseAction(metaclass=ToolMeta):
             outputs = method(**kwargs)
         except Exception as exc:
             return self._error_return(exc, kwargs)
-        if inspect.isawaitable(outputs):
+        if is_awaitable(outputs):
             discard_awaitable(outputs)
             return self._error_return(
                 TypeError(
@@ -248,6 +248,19 @@ class BaseAction(metaclass=ToolMeta):
     __str__ = __repr__
 
 
+# What sync tools and hooks return; never awaitable, so ``is_awaitable`` answers at once.
+_PLAIN_VALUES = (ActionReturn, AgentMessage, str, dict, list, tuple, int, float, type(None))
+
+
+def is_awaitable(value: Any) -> bool:
+    """``inspect.isawaitable``, answered without its ``Awaitable`` ABC check for plain values.
+
+    The ABC check cost as much as the rest of a tool call's dispatch, and the executor asks
+    it about every result and every hook's return value.
+    """
+    return not isinstance(value, _PLAIN_VALUES) and inspect.isawaitable(value)
+
+
 def discard_awaitable(awaitable: Any) -> None:
     """Close a coroutine we will not await, so Python does not warn it was never awaited."""
     close = getattr(awaitable, "close", None)
@@ -270,7 +283,7 @@ class AsyncActionMixin:
         method, kwargs = prepared
         try:
             outputs = method(**kwargs)
-            if inspect.isawaitable(outputs):
+            if is_awaitable(outputs):
                 outputs = await outputs
         except Exception as exc:
             return self._error_return(exc, kwargs)

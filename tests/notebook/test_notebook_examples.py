@@ -61,6 +61,7 @@ def test_one_notebook_per_readme_example():
         "05_action_executor_hooks.ipynb",
         "06_math_coder.ipynb",
         "07_async_blogger.ipynb",
+        "08_multi_agent_workflow.ipynb",
     ]
 
 
@@ -90,6 +91,15 @@ def test_example_notebook_runs(path, tmp_path, scripted_env):
         assert images and images[0]["mime"] == "image/png" and len(images[0]["data"]) > 1000
     if path.stem == "06_math_coder":
         assert "[ 0.2 -0.6]" in out  # the code really ran in a sibling kernel
+    if path.stem == "08_multi_agent_workflow":
+        assert "offline sample web" in out
+        # the collector's table came from the page the researcher selected and read
+        assert '{"Germany": 15, "China": 250, "United States": 40}' in out
+        # the chart was drawn in the chart maker's sibling kernel and shown here as a PNG
+        pngs = [o["data"]["image/png"] for o in outputs(nb) if "image/png" in o.get("data", {})]
+        assert len(pngs) == 1 and len(pngs[0]) > 1000
+        results = [m["tool_result"] for m in data[0]["messages"] if m["tool_result"]]
+        assert results[-1]["ok"] and results[-1]["images"][0]["mime"] == "image/png"
     if path.stem == "07_async_blogger":
         assert "blogger  AsyncBlogger  async  writer, critic" in out
         assert "'writer'" in out  # top-level await returned the writer's final message

@@ -1,5 +1,6 @@
-"""Shared fixtures of the reliability suite: a headless IPython shell with lagent_nb loaded,
-and a way to find the sibling-kernel processes a test started."""
+"""Shared fixtures of the reliability suite: a headless IPython shell with lagent_nb loaded, a
+way to find the sibling-kernel processes a test started, and an environment for child Python
+processes that play the user's process (so a fault that escapes cannot take pytest along)."""
 
 from __future__ import annotations
 

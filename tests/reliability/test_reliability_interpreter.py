@@ -15,7 +15,7 @@ from lagent_nb.actions.ipython_interpreter import AsyncIPythonInterpreter, IPyth
 from lagent_nb.kernels import KernelLimits, KernelSessions
 from lagent_nb.kernels import limits as limits_module
 from lagent_nb.kernels.limits import descendants
-from lagent_nb.kernels.testing import KernelUserUnavailable, kernelspec_env_for, test_user
+from lagent_nb.kernels.testing import KernelUserUnavailable, kernelspec_env_for, switchable_user
 from lagent_nb.schema import ActionStatusCode
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def fork_bomb_limits(request, monkeypatch, tmp_path):
     if request.param == "default":
         return KernelLimits(max_processes=64)
     try:
-        user = test_user("nobody")
+        user = switchable_user("nobody")
         env = kernelspec_env_for(user, tmp_path)
     except KernelUserUnavailable as exc:
         pytest.skip(str(exc))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -156,7 +158,11 @@ def test_interrupt_while_the_llm_streams(kernel):
 
 
 def start_tool_and_interrupt(kernel: Kernel, tmp_path: Path) -> None:
-    marker = tmp_path / "tool-started"
+    # The sibling kernel may run as another user (``nobody`` under a root parent): give it a
+    # directory it can write, outside pytest's private tmp tree.
+    marker_dir = Path(tempfile.mkdtemp(prefix="lagent_nb-marker-"))
+    marker_dir.chmod(0o777)
+    marker = marker_dir / "tool-started"
     kernel.run(
         "from lagent_nb.actions import IPythonInterpreter\n"
         "class Coder(Agent):\n"
@@ -172,10 +178,13 @@ def start_tool_and_interrupt(kernel: Kernel, tmp_path: Path) -> None:
     msg_id = kernel.submit(
         f"%%agent coder\nimport time\nopen({str(marker)!r}, 'w').close()\ntime.sleep(300)"
     )
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the tool never started in the sibling kernel"
-        time.sleep(0.05)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the tool never started in the sibling kernel"
+            time.sleep(0.05)
+    finally:
+        shutil.rmtree(marker_dir, ignore_errors=True)
     interrupt_and_check(kernel, msg_id, "coder")
 
 

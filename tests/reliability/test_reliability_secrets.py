@@ -102,13 +102,14 @@ def test_sibling_kernels_see_no_credential(secrets):
 # able to read them back from the parent's /proc/<pid>/environ.
 PARENT_ENVIRON_PROBE = textwrap.dedent(
     """
-    import json, os
-    from lagent_nb.kernels import KernelSessions
+    import json, os, sys
+    from lagent_nb.kernels import KernelLimits, KernelSessions
     code = (
         "import os; print(os.getuid()); "
         "print(open(f'/proc/{os.getppid()}/environ', 'rb').read().decode())"
     )
-    with KernelSessions(spare=False) as kernels:
+    limits = KernelLimits(run_as=json.loads(sys.argv[1]))
+    with KernelSessions(spare=False, limits=limits) as kernels:
         result = kernels.execute(code, timeout=30)
     print(json.dumps({"parent_uid": os.getuid(), "stdout": result.logs.stdout,
                       "error": result.error.name if result.error else None}))
@@ -116,12 +117,31 @@ PARENT_ENVIRON_PROBE = textwrap.dedent(
 )
 
 
+@pytest.fixture(params=["auto", "nobody"])
+def run_as(request, tmp_path) -> tuple:
+    """The kernel user (default ``auto``, or root dropping to ``nobody``) and the environment
+    updates that make a kernel runnable as that user."""
+    if request.param == "auto":
+        return "auto", {}
+    from lagent_nb.kernels.testing import (
+        KernelUserUnavailable,
+        kernelspec_env_for,
+        switchable_user,
+    )
+
+    try:
+        return "nobody", kernelspec_env_for(switchable_user("nobody"), tmp_path)
+    except KernelUserUnavailable as exc:
+        pytest.skip(str(exc))
+
+
 @pytest.mark.slow
-def test_kernel_cannot_read_the_parents_initial_environment(child_env):
+def test_kernel_cannot_read_the_parents_initial_environment(child_env, run_as):
+    user, env_updates = run_as
     value = sentinel("OPENAI_API_KEY")
-    env = {**child_env, "OPENAI_API_KEY": value}
+    env = {**child_env, **env_updates, "OPENAI_API_KEY": value}
     child = subprocess.run(
-        [sys.executable, "-c", PARENT_ENVIRON_PROBE],
+        [sys.executable, "-c", PARENT_ENVIRON_PROBE, json.dumps(user)],
         env=env,
         capture_output=True,
         text=True,
@@ -130,7 +150,9 @@ def test_kernel_cannot_read_the_parents_initial_environment(child_env):
     assert child.returncode == 0, child.stderr[-3000:]
     seen = json.loads(child.stdout.strip().splitlines()[-1])
     kernel_uid = seen["stdout"].split("\n", 1)[0]
-    if value in seen["stdout"] and kernel_uid == str(seen["parent_uid"]):
+    if user == "nobody":
+        assert kernel_uid != str(seen["parent_uid"]), "the kernel dropped to another user"
+    elif value in seen["stdout"] and kernel_uid == str(seen["parent_uid"]):
         pytest.xfail(
             "known bug: a sibling kernel running as the parent's user reads the parent's "
             "/proc/<ppid>/environ; see tests/reliability/README.md"

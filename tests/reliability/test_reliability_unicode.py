@@ -39,7 +39,6 @@ TEXTS = {
     "combining": "e\u0301 é n\u0303 Z\u0324\u0354\u0367\u0311\u0313a\u0308\u0356",
     "mixed": "Résumé: 中文 + English + العربية + עברית + русский + हिन्दी + 🎉\tend",
 }
-IDS = list(TEXTS)
 PARAMS = [pytest.param(text, id=name) for name, text in TEXTS.items()]
 
 

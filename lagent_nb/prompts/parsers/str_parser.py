@@ -39,6 +39,8 @@ class StrParser:
 
     def format_instruction(self) -> Any:
         """The text that tells the model how to answer."""
+        if not self.template:  # asked on every model call; nothing to fill in
+            return self.template
         values = {key: self.format_to_string(value) for key, value in self.format_field.items()}
         return self.template.format(**values)
 

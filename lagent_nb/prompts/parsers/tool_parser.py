@@ -77,11 +77,12 @@ class ToolParser(StrParser):
         return self.format_field["end"]
 
     def parse_response(self, data: str) -> dict:
-        if self.begin not in data:
+        begin, end = self.begin, self.end
+        if begin not in data:
             return parsed_reply(None, data, None, ToolStatusCode.NO_TOOL)
-        thought, action = data.split(self.begin)[:2]
-        if self.end:
-            action = action.split(self.end)[0]
+        thought, action = data.split(begin)[:2]
+        if end:
+            action = action.split(end)[0]
         status = ToolStatusCode.VALID_TOOL
         if self.validate is not None:
             try:
