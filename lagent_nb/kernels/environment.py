@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
 
-SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+from lagent_nb.utils.secrets import is_secret_name, scrub_environment
 
-
-def is_secret_name(name: str, extra: Iterable[str] = ()) -> bool:
-    """True for variables that look like credentials, or that the user listed by name."""
-    upper = name.upper()
-    return any(marker in upper for marker in SECRET_MARKERS) or name in set(extra)
-
-
-def scrub_environment(
-    environ: Optional[Mapping[str, str]] = None, remove: Iterable[str] = ()
-) -> dict:
-    """Copy ``environ`` (default ``os.environ``) without secrets.
-
-    Code written by an LLM runs in the kernel; it must not be able to read the API key the agent
-    itself uses, so anything named like a credential is dropped, plus the names in ``remove``.
-    """
-    environ = os.environ if environ is None else environ
-    remove = tuple(remove)
-    return {k: v for k, v in environ.items() if not is_secret_name(k, remove)}
+__all__ = ["is_secret_name", "private_runtime_dir", "safe_name", "scrub_environment"]
 
 
 def private_runtime_dir(prefix: str = "lagent_nb-kernels-") -> Path:

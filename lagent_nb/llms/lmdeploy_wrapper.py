@@ -18,7 +18,6 @@ import atexit
 import importlib
 import itertools
 import json
-import os
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import httpx
 from lagent_nb.llms.base_llm import AsyncBaseLLM, BaseLLM, StreamItem, strip_session_keys
 from lagent_nb.llms.stopping import StreamText, cut_at_stop_words
 from lagent_nb.schema import ModelStatusCode
+from lagent_nb.utils.secrets import scrub_environment
 
 _engine_sessions = itertools.count(1)
 
@@ -363,8 +363,7 @@ def start_api_server(
         command += ["--model-name", model_name]
     for key, value in (serve_cfg or {}).items():
         command += [f"--{key.replace('_', '-')}", str(value)]
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    process = subprocess.Popen(command, env=env)
+    process = subprocess.Popen(command, env=scrub_environment())
     atexit.register(process.terminate)
     deadline = time.monotonic() + startup_timeout
     url = f"http://{server_name}:{server_port}/v1/models"

@@ -26,7 +26,6 @@ import atexit
 import importlib.util
 import json
 import os
-import re
 import secrets
 import selectors
 import subprocess
@@ -52,6 +51,7 @@ from lagent_nb.llms._local_weights import (
     check_file_sha256,
     locate_chunks,
 )
+from lagent_nb.utils.secrets import scrub_environment
 
 __all__ = [
     "CACHE_ENV",
@@ -80,7 +80,6 @@ __all__ = [
 EMBEDDED_GEN_DEFAULTS: dict[str, Any] = {"temperature": 0.0, "max_new_tokens": 512}
 
 # Environment variables whose names look like credentials are not passed to the server process.
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
 
 
 class ServerStartError(RuntimeError):
@@ -130,7 +129,7 @@ class _Progress:
 def _child_env(server_key: str) -> dict[str, str]:
     """The parent's environment minus anything that looks like a credential, plus the key the
     server will require from its clients."""
-    env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k)}
+    env = scrub_environment()
     env[_local_server.KEY_ENV] = server_key
     return env
 

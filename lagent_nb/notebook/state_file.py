@@ -28,8 +28,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as readable UTF-8 JSON, atomically (temporary file, then rename)."""
+    """Write ``data`` as readable UTF-8 JSON, atomically (temporary file, then rename).
+
+    Text that UTF-8 cannot encode (a lone surrogate, e.g. from a half-decoded byte string) is
+    written as JSON ``\\u`` escapes instead, so the file still loads back to the same memory.
+    """
     text = json.dumps(data, ensure_ascii=False, indent=1, default=_jsonable)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, ensure_ascii=True, indent=1, default=_jsonable)
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
