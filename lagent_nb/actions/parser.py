@@ -10,9 +10,10 @@ from __future__ import annotations
 import inspect
 import json
 from ast import literal_eval
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, FrozenSet, List, Set, Tuple
 
 SESSION_PARAMETER = "session_id"
+_NO_NAMES: Tuple[FrozenSet[str], FrozenSet[str]] = (frozenset(), frozenset())
 
 
 class ParseError(Exception):
@@ -68,6 +69,15 @@ class BaseParser:
             self._api2required[api_name] = list(api.get("required", []))
             if api_accepts(action, api_name, SESSION_PARAMETER):
                 self._session_aware.add(api_name)
+        # (allowed, required) argument names per API, for parsers that check names per call.
+        self._argument_names: Dict[str, Tuple[FrozenSet[str], FrozenSet[str]]] = {
+            api: (
+                frozenset(p["name"] for p in params)
+                | ({SESSION_PARAMETER} if self.accepts_session(api) else frozenset()),
+                frozenset(self._api2required[api]),
+            )
+            for api, params in self._api2param.items()
+        }
 
     def has_api(self, name: str) -> bool:
         """Whether ``name`` is an API this action describes (only those may be called)."""
@@ -114,15 +124,11 @@ class JsonParser(BaseParser):
                 "arguments must be a JSON object {name: value}; "
                 f"got {type(inputs).__name__}: {inputs!r:.200}"
             )
-        given = set(inputs)
-        allowed = {p["name"] for p in self._api2param.get(name, [])}
-        if self.accepts_session(name):
-            allowed.add(SESSION_PARAMETER)
-        if not given <= allowed:
-            raise ParseError(f"unknown arguments: {given - allowed}")
-        required = set(self._api2required.get(name, []))
-        if not required <= given:
-            raise ParseError(f"missing required arguments: {required - given}")
+        allowed, required = self._argument_names.get(name, _NO_NAMES)
+        if not inputs.keys() <= allowed:
+            raise ParseError(f"unknown arguments: {set(inputs) - allowed}")
+        if not required <= inputs.keys():
+            raise ParseError(f"missing required arguments: {set(required).difference(inputs)}")
         return inputs
 
 

@@ -17,13 +17,18 @@ if TYPE_CHECKING:
     from .agent import Agent
 
 
+def _hooks_of(agent: Agent) -> Iterable[Any]:
+    """A snapshot of the hooks (one may remove itself while running); most agents have none."""
+    return list(agent._hooks.values()) if agent._hooks else ()
+
+
 def begin_turn(agent: Agent, messages: Iterable[Any], session_id: Any) -> List[Any]:
     """Normalise the inputs, run ``before_agent`` hooks, store the result in memory."""
     inputs: Any = [
         make_message(sender="user", content=m) if isinstance(m, str) else clone_message(m)
         for m in messages
     ]
-    for hook in list(agent._hooks.values()):
+    for hook in _hooks_of(agent):
         replaced = hook.before_agent(agent, inputs, session_id)
         if replaced:
             inputs = replaced
@@ -46,7 +51,7 @@ def end_turn(agent: Agent, reply: Any, session_id: Any) -> AgentMessage:
     reply = as_reply(agent, reply)
     agent.update_memory(reply, session_id=session_id)
     reply = clone_message(reply)
-    for hook in list(agent._hooks.values()):
+    for hook in _hooks_of(agent):
         replaced = hook.after_agent(agent, reply, session_id)
         if replaced:
             reply = replaced

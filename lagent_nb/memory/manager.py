@@ -36,9 +36,7 @@ class _Notifier:
         self.session_id = session_id
 
     def __call__(self, kind: str) -> None:
-        manager = self.manager
-        if manager._subscribers:  # checked here too: every message added passes this way
-            manager._emit(self.session_id, kind)
+        self.manager._emit(self.session_id, kind)
 
 
 class MemoryManager:
@@ -65,10 +63,19 @@ class MemoryManager:
     def create_instance(self, session_id: Any) -> Memory:
         """Create (or replace) the memory of ``session_id`` and return it."""
         memory = self._build()
-        if isinstance(memory, Memory):
-            memory._on_change = _Notifier(self, session_id)
+        if self._subscribers:
+            self._watch(session_id, memory)
         self.memory_map[session_id] = memory
         return memory
+
+    def _watch(self, session_id: Any, memory: Any) -> None:
+        """Route ``memory``'s changes to the subscribers.
+
+        Done only once someone subscribes: until then every message added would pay for a
+        notification nobody receives (a sizeable share of an agent turn).
+        """
+        if isinstance(memory, Memory):
+            memory._on_change = _Notifier(self, session_id)
 
     def get_memory(self, session_id: Any = 0, **kwargs: Any) -> List:
         """Messages of ``session_id`` (``Memory.get_memory`` kwargs apply)."""
@@ -97,6 +104,9 @@ class MemoryManager:
 
     def subscribe(self, callback: Callable[[MemoryEvent], None]) -> RemovableHandle:
         """Call ``callback(MemoryEvent)`` after every change; the handle unsubscribes."""
+        if not self._subscribers:
+            for session_id, memory in self.memory_map.items():
+                self._watch(session_id, memory)
         handle = RemovableHandle(self._subscribers)
         self._subscribers[handle.id] = callback
         return handle

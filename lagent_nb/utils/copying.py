@@ -6,23 +6,27 @@ These helpers copy plain dicts, lists and tuples directly, share immutable value
 anything else (or anything nested suspiciously deep, such as a cycle) to ``copy.deepcopy``.
 
 An agent turn copies every message it hands out (so a hook or a caller can never change what
-memory holds), which makes these copies the hottest code of the framework: hence the exact-type
-fast paths below, each worth a measured share of a turn (see ``bench/agent_overhead.py``).
+memory holds), which makes these copies the hottest code of the framework: hence the inline
+``isinstance`` tests below, each worth a measured share of a turn (``bench/agent_overhead.py``).
 """
 
 from __future__ import annotations
 
 import copy
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
 
-from lagent_nb.schema import AgentMessage, AgentStatusCode, ModelStatusCode
+from lagent_nb.schema import AgentMessage
 
 _IMMUTABLE = (str, int, float, bool, bytes, complex, type(None))
-# Exact types, looked up in a set before the slower ``isinstance`` walk over ``_IMMUTABLE``;
-# the status enums are there because every message carries one.
-_ATOMIC = frozenset((*_IMMUTABLE, AgentStatusCode, ModelStatusCode))
+# Exact types whose values are shared rather than copied, looked up in a set before the slower
+# ``isinstance`` walks. Enum classes join it when first met: ``copy.deepcopy`` returns enum
+# members as they are too, and every message carries a status enum.
+_ATOMIC = set(_IMMUTABLE)
+# The ``AgentMessage`` fields typed ``Any``: the others hold validated str/enum values.
+_ANY_FIELDS = ("content", "formatted", "extra_info")
 _MAX_DEPTH = 64
 _new_object = object.__new__
 _set_slot = object.__setattr__
@@ -49,7 +53,10 @@ def _copy(value: Any, depth: int) -> Any:
         return [item if type(item) in _ATOMIC else _copy(item, depth) for item in value]
     if kind is tuple:
         return tuple(item if type(item) in _ATOMIC else _copy(item, depth) for item in value)
-    if isinstance(value, _IMMUTABLE):  # subclasses, e.g. IntEnum status codes
+    if isinstance(value, _IMMUTABLE):  # subclasses of str, int...
+        return value
+    if isinstance(value, Enum):
+        _ATOMIC.add(kind)
         return value
     if isinstance(value, AgentMessage):
         return clone_message(value)
@@ -58,12 +65,6 @@ def _copy(value: Any, depth: int) -> Any:
 
 def fast_deepcopy(value: Any) -> Any:
     """An independent copy of ``value`` (same result as ``copy.deepcopy`` for JSON-like data)."""
-    if type(value) in _ATOMIC:
-        return value
-    return _copy_or_deepcopy(value)
-
-
-def _copy_or_deepcopy(value: Any) -> Any:
     try:
         return _copy(value, 0)
     except _TooDeep:
@@ -89,8 +90,7 @@ def shallow_copy_model(model: BaseModel) -> BaseModel:
     set fields, no extra or private values) directly. Models that do carry extra or private
     values take pydantic's own path.
     """
-    private = getattr(model, "__pydantic_private__", None)
-    if model.__pydantic_extra__ is not None or private is not None:
+    if model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None:
         return model.model_copy()
     new = _new_object(type(model))
     _set_slot(new, "__dict__", model.__dict__.copy())
@@ -103,14 +103,18 @@ def shallow_copy_model(model: BaseModel) -> BaseModel:
 def clone_message(message: Any) -> Any:
     """A deep copy of an ``AgentMessage`` (anything else goes through ``fast_deepcopy``).
 
-    Every field value is copied as ``fast_deepcopy`` would, so subclasses' own fields are as
-    independent as the standard ones.
+    Field values that may be mutable are copied as ``fast_deepcopy`` would: for a plain
+    ``AgentMessage`` the ``Any`` fields, for a subclass (which may add fields of any type)
+    all of them; subclasses with extra or private values take ``model_copy(deep=True)``.
     """
     if not isinstance(message, AgentMessage):
         return fast_deepcopy(message)
+    if message.__pydantic_extra__ is not None or message.__pydantic_private__ is not None:
+        return message.model_copy(deep=True)  # rare subclasses: pydantic's own deep copy
     clone = shallow_copy_model(message)
     fields = clone.__dict__
-    for name, value in fields.items():
-        if type(value) not in _ATOMIC and not isinstance(value, _IMMUTABLE):
-            fields[name] = _copy_or_deepcopy(value)
+    for name in _ANY_FIELDS if type(message) is AgentMessage else list(fields):
+        value = fields[name]
+        if type(value) not in _ATOMIC:
+            fields[name] = fast_deepcopy(value)
     return clone

@@ -92,6 +92,26 @@ class TestCallProtocol:
         assert stored[0].extra_info == {"list": [1]}
         assert stored[1].content == "ok"
 
+    def test_parsed_replies_and_memory_never_share_mutable_state(self):
+        """Copies are cheap now, but still deep: no caller or hook edit reaches memory."""
+        parser = ToolParser(tool_type="code interpreter", begin="```python\n", end="\n```\n")
+        llm = ScriptedLLM(["think\n```python\nprint(1)\n```\n", "done"])
+        agent = Agent(llm, "sys", output_format=parser)
+        question = AgentMessage(sender="user", content="q", formatted={"tags": ["x"]})
+        reply = agent(question)
+        question.formatted["tags"].append("y")
+        reply.formatted["action"] = "import os"
+        reply.formatted["extra"] = [1]
+        stored_question, stored_reply = agent.memory.get_memory()
+        assert stored_question.formatted == {"tags": ["x"]}
+        assert (
+            stored_reply.formatted["action"] == "print(1)" and "extra" not in stored_reply.formatted
+        )
+        stored_reply.formatted["thought"] = "edited in memory"
+        assert reply.formatted["thought"] == "think\n"
+        assert agent("next").content == "done"
+        assert llm.calls[1][2]["content"] == "think\n```python\nprint(1)\n```\n"
+
     def test_per_call_kwargs_reach_the_llm(self):
         llm = ScriptedLLM(["a STOP b", "c"], stop_words=["<eos>"])
         agent = Agent(llm)

@@ -142,6 +142,20 @@ class TestManager:
         ]
         assert all(isinstance(e, MemoryEvent) and e.manager is manager for e in events)
 
+    def test_memories_created_before_subscribing_notify_too(self):
+        manager = MemoryManager(dict(type=Memory))
+        manager.add("before any subscriber", session_id="early")
+        events = []
+        manager.subscribe(events.append)
+        manager.get("early").add("b")
+        manager.add("c", session_id="late")
+        manager.get("early").delete(0)
+        assert [(e.session_id, e.kind) for e in events] == [
+            ("early", "add"),
+            ("late", "add"),
+            ("early", "delete"),
+        ]
+
     def test_a_dropped_add_is_not_an_event(self):
         manager = MemoryManager(dict(type=Memory))
         events = []

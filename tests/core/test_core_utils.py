@@ -116,3 +116,76 @@ class TestFastDeepcopy:
         clone.extra_info[0]["k"] = "changed"
         assert message.formatted["action"] == {"x": [1]} and message.extra_info == [{"k": "v"}]
         assert clone.formatted["status"] is AgentStatusCode.STREAM_ING
+
+
+class TestMessageBuilding:
+    def test_make_message_is_agent_message_with_the_same_validation(self):
+        import pydantic
+
+        from lagent_nb.schema import AgentMessage
+        from lagent_nb.utils import make_message
+
+        built = make_message(sender="bot", content={"k": 1}, stream_state=1)
+        direct = AgentMessage(sender="bot", content={"k": 1}, stream_state=1)
+        assert type(built) is AgentMessage and built == direct
+        assert (
+            built.model_fields_set
+            == direct.model_fields_set
+            == {"sender", "content", "stream_state"}
+        )
+        assert repr(built) == repr(direct) and built.model_dump() == direct.model_dump()
+        assert built.stream_state is direct.stream_state
+        with pytest.raises(pydantic.ValidationError, match="sender"):
+            make_message(sender=42, content="x")
+        with pytest.raises(pydantic.ValidationError, match="content"):
+            make_message(sender="bot")
+
+    def test_shallow_copy_model_matches_model_copy(self):
+        from lagent_nb.schema import AgentMessage
+        from lagent_nb.utils.copying import shallow_copy_model
+
+        message = AgentMessage(sender="bot", content="c", formatted={"a": [1]})
+        copied = shallow_copy_model(message)
+        reference = message.model_copy()
+        assert copied == reference and copied is not message
+        assert copied.model_fields_set == reference.model_fields_set
+        assert copied.model_fields_set is not message.model_fields_set
+        assert copied.formatted is message.formatted, "shallow, as model_copy()"
+        copied.content = "other"
+        assert message.content == "c"
+
+    def test_subclasses_with_extra_private_or_own_fields_are_copied_deeply(self):
+        from pydantic import ConfigDict, Field, PrivateAttr
+
+        from lagent_nb.schema import AgentMessage
+        from lagent_nb.utils import clone_message
+
+        class Tagged(AgentMessage):
+            model_config = ConfigDict(extra="allow")
+            tags: list = Field(default_factory=list)
+            _secret: list = PrivateAttr(default_factory=list)
+
+        original = Tagged(content="c", tags=["a"], note={"n": [1]})
+        original._secret.append("s")
+        clone = clone_message(original)
+        assert type(clone) is Tagged and clone == original
+        clone.tags.append("b")
+        clone._secret.append("t")
+        assert original.tags == ["a"] and original._secret == ["s"]
+        assert clone.note == {"n": [1]}
+        clone.note = "replaced"
+        assert original.note == {"n": [1]}
+
+    def test_enum_values_are_shared_like_deepcopy_does(self):
+        import copy
+        from enum import Enum
+
+        from lagent_nb.utils import fast_deepcopy
+
+        class Colour(Enum):
+            RED = "red"
+
+        data = {"c": Colour.RED, "items": [Colour.RED]}
+        copied = fast_deepcopy(data)
+        assert copied["c"] is Colour.RED and copied["items"][0] is Colour.RED
+        assert copied == copy.deepcopy(data) and copied["items"] is not data["items"]

@@ -101,7 +101,8 @@ class ToolParser(StrParser):
             )
         action = parsed["action"]
         text = json.dumps(action, ensure_ascii=False) if isinstance(action, dict) else str(action)
-        return parsed["thought"] + self.begin + text + self.end
+        markers = self.format_field  # not the properties: this runs for every replayed turn
+        return parsed["thought"] + markers["begin"] + text + markers["end"]
 
 
 class InterpreterParser(ToolParser):
