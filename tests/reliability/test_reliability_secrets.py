@@ -170,11 +170,6 @@ sys.exit(3)
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: start_api_server only removes OPENAI_API_KEY from the server's "
-    "environment; see tests/reliability/README.md",
-)
 def test_model_server_child_gets_no_credential(secrets, monkeypatch, tmp_path):
     from lagent_nb.llms.lmdeploy_wrapper import start_api_server
 

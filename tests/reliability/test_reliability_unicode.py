@@ -218,11 +218,6 @@ def test_agent_save_and_load_magics(shell, tmp_path):
     assert contents == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: %agent save raises a raw UnicodeEncodeError on a lone surrogate "
-    "(lagent_nb/notebook/state_file.py write_json); see tests/reliability/README.md",
-)
 def test_agent_save_with_a_lone_surrogate_round_trips_or_refuses_cleanly(shell, tmp_path):
     from IPython.core.error import UsageError
 
