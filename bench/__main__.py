@@ -24,6 +24,7 @@ TOPICS = (
     "streaming",
     "memory_tree",
     "vllm_check",
+    "lmdeploy_check",
 )
 
 

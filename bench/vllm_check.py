@@ -24,16 +24,16 @@ DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 TITLE = "## vLLM check (VllmModel / AsyncVllmModel)"
 
 
-def skip_reason() -> str | None:
-    """Why this machine cannot run the check, or None when it can."""
+def skip_reason(module: str = "vllm", label: str = "vLLM") -> str | None:
+    """Why this machine cannot run the check of engine ``module``, or None when it can."""
     if shutil.which("nvidia-smi") is None and not Path("/dev/nvidia0").exists():
-        return "no NVIDIA GPU on this machine (vLLM needs one)"
-    if importlib.util.find_spec("vllm") is None:
-        return "vLLM is not installed (`pip install vllm`)"
+        return f"no NVIDIA GPU on this machine ({label} needs one)"
+    if importlib.util.find_spec(module) is None:
+        return f"{label} is not installed (`pip install {module}`)"
     return None
 
 
-def _prompts(count: int) -> list[list[dict]]:
+def prompts(count: int) -> list[list[dict]]:
     topics = ["rivers", "prime numbers", "the moon", "bread", "jazz", "volcanoes", "chess"]
     return [
         [{"role": "user", "content": f"Write three sentences about {topics[i % len(topics)]}."}]
@@ -52,10 +52,10 @@ def _batch_chat(model: str, count: int, max_new_tokens: int) -> tuple[float, int
         max_new_tokens=max_new_tokens,
         temperature=0.0,
     )
-    prompts = [llm.render(conversation) for conversation in _prompts(count)]
-    llm.generate(prompts[:1])  # warm-up
+    rendered = [llm.render(conversation) for conversation in prompts(count)]
+    llm.generate(rendered[:1])  # warm-up
     started = time.perf_counter()
-    details = llm.generate(prompts, return_dict=True)
+    details = llm.generate(rendered, return_dict=True)
     elapsed = time.perf_counter() - started
     tokens = sum(len(d["token_ids"] or ()) for d in details)
     sample = details[0]["text"]
@@ -86,7 +86,7 @@ async def _streams(model: str, count: int, max_new_tokens: int) -> tuple[float, 
             chunks += int(status == ModelStatusCode.STREAM_ING)
         return chunks
 
-    chunks = await asyncio.gather(*(one(c) for c in _prompts(count)))
+    chunks = await asyncio.gather(*(one(c) for c in prompts(count)))
     return time.perf_counter() - started, min(first_chunk), sum(chunks)
 
 

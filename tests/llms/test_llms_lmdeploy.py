@@ -88,3 +88,18 @@ def test_client_chat_and_stream_against_a_loopback_server():
             return await aclient.chat([{"role": "user", "content": "hi"}])
 
     assert asyncio.run(run_async()) == "async reply"
+
+
+def test_lmdeploy_check_skips_cleanly_without_a_gpu():
+    """bench/lmdeploy_check.py exits 0 with the reason where LMDeploy cannot run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "lmdeploy_check.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    if importlib.util.find_spec("lmdeploy") is None:
+        assert "skipped:" in proc.stdout and "LMDeploy" in proc.stdout
