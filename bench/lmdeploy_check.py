@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.vllm_check import DEFAULT_MODEL, prompts, skip_reason
+from bench.vllm_check import DEFAULT_MODEL, prompts, report, skip_reason
 from lagent_nb.llms import INTERNLM2_META
 from lagent_nb.schema import ModelStatusCode
 
@@ -59,23 +59,21 @@ def run(quick: bool = False, model: str = DEFAULT_MODEL) -> str:
     count, max_new = (8, 64) if quick else (64, 256)
     elapsed, words, sample = _batch_chat(model, count, max_new)
     stream_s, first_s, chunks = asyncio.run(_streams(model, count, max_new))
-    return "\n".join(
-        [
-            TITLE,
-            "",
-            f"model `{model}`, {count} conversations, max_new_tokens={max_new}, greedy",
-            "",
-            "| path | wall (s) | output | rate |",
-            "|---|---|---|---|",
-            f"| LMDeployPipeline.chat (batch) | {elapsed:.2f} | {words} words "
-            f"| {words / elapsed:.0f} words/s |",
-            f"| AsyncLMDeployPipeline.stream_chat x{count} concurrent | {stream_s:.2f} | "
-            f"{chunks} chunks, first after {first_s:.2f} s | {chunks / stream_s:.0f} chunks/s |",
-            "",
-            f"sample reply: {sample[:120]!r}",
-            "",
-        ]
-    )
+    rows = [
+        (
+            "LMDeployPipeline.chat (batch)",
+            elapsed,
+            f"{words} words",
+            f"{words / elapsed:.0f} words/s",
+        ),
+        (
+            f"AsyncLMDeployPipeline.stream_chat x{count} concurrent",
+            stream_s,
+            f"{chunks} chunks, first after {first_s:.2f} s",
+            f"{chunks / stream_s:.0f} chunks/s",
+        ),
+    ]
+    return report(TITLE, model, count, max_new, rows, sample)
 
 
 def main(argv: list[str] | None = None) -> int:

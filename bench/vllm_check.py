@@ -90,6 +90,23 @@ async def _streams(model: str, count: int, max_new_tokens: int) -> tuple[float, 
     return time.perf_counter() - started, min(first_chunk), sum(chunks)
 
 
+def report(title: str, model: str, count: int, max_new: int, rows: list, sample: str) -> str:
+    """The Markdown section both GPU checks print: one row per path measured."""
+    lines = [
+        title,
+        "",
+        f"model `{model}`, {count} conversations, max_new_tokens={max_new}, greedy",
+        "",
+        "| path | wall (s) | output | rate |",
+        "|---|---|---|---|",
+        *(f"| {path} | {wall:.2f} | {output} | {rate} |" for path, wall, output, rate in rows),
+        "",
+        f"sample reply: {sample[:120]!r}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def run(quick: bool = False, model: str = DEFAULT_MODEL) -> str:
     reason = skip_reason()
     if reason:
@@ -97,23 +114,21 @@ def run(quick: bool = False, model: str = DEFAULT_MODEL) -> str:
     count, max_new = (8, 64) if quick else (64, 256)
     elapsed, tokens, sample = _batch_chat(model, count, max_new)
     stream_s, first_s, chunks = asyncio.run(_streams(model, count, max_new))
-    return "\n".join(
-        [
-            TITLE,
-            "",
-            f"model `{model}`, {count} conversations, max_new_tokens={max_new}, greedy",
-            "",
-            "| path | wall (s) | output | rate |",
-            "|---|---|---|---|",
-            f"| VllmModel.generate (batch) | {elapsed:.2f} | {tokens} tokens "
-            f"| {tokens / elapsed:.0f} tok/s |",
-            f"| AsyncVllmModel.stream_chat x{count} concurrent | {stream_s:.2f} | "
-            f"{chunks} chunks, first after {first_s:.2f} s | {chunks / stream_s:.0f} chunks/s |",
-            "",
-            f"sample reply: {sample[:120]!r}",
-            "",
-        ]
-    )
+    rows = [
+        (
+            "VllmModel.generate (batch)",
+            elapsed,
+            f"{tokens} tokens",
+            f"{tokens / elapsed:.0f} tok/s",
+        ),
+        (
+            f"AsyncVllmModel.stream_chat x{count} concurrent",
+            stream_s,
+            f"{chunks} chunks, first after {first_s:.2f} s",
+            f"{chunks / stream_s:.0f} chunks/s",
+        ),
+    ]
+    return report(TITLE, model, count, max_new, rows, sample)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,15 +52,18 @@ def merge_results(per_query: Sequence[Union[Results, Exception]]) -> Results:
 class _BrowserCore:
     """State and decisions shared by the sync and async browsers; they only differ in waiting."""
 
-    def _setup(
+    def __init__(
         self,
-        searcher_type: Union[str, type, BaseSearch],
-        timeout: float,
-        black_list: Optional[List[str]],
-        topk: int,
-        max_content_length: int,
-        searcher_kwargs: Dict[str, Any],
+        searcher_type: Union[str, type, BaseSearch] = "DuckDuckGoSearch",
+        timeout: float = 5,
+        black_list: Optional[List[str]] = None,
+        topk: int = 20,
+        description: Optional[dict] = None,
+        parser: Type[BaseParser] = JsonParser,
+        max_content_length: int = 8192,
+        **searcher_kwargs: Any,
     ) -> None:
+        super().__init__(description, parser)
         self.searcher = make_searcher(
             searcher_type,
             topk=topk,
@@ -138,20 +141,6 @@ _INIT_DOC = """
 class WebBrowser(_BrowserCore, BaseAction):
     __doc__ = "Search the web and read pages (sync)." + _INIT_DOC
 
-    def __init__(
-        self,
-        searcher_type: Union[str, type, BaseSearch] = "DuckDuckGoSearch",
-        timeout: float = 5,
-        black_list: Optional[List[str]] = None,
-        topk: int = 20,
-        description: Optional[dict] = None,
-        parser: Type[BaseParser] = JsonParser,
-        max_content_length: int = 8192,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(description, parser)
-        self._setup(searcher_type, timeout, black_list, topk, max_content_length, kwargs)
-
     @tool_api(exclude_arguments=["session_id"])
     def search(self, query: Union[str, List[str]], session_id: Any = 0) -> dict:
         """Search the web; results are numbered so ``select`` can open some of them.
@@ -197,20 +186,6 @@ class WebBrowser(_BrowserCore, BaseAction):
 
 class AsyncWebBrowser(AsyncActionMixin, _BrowserCore, BaseAction):
     __doc__ = "Search the web and read pages (async)." + _INIT_DOC
-
-    def __init__(
-        self,
-        searcher_type: Union[str, type, BaseSearch] = "DuckDuckGoSearch",
-        timeout: float = 5,
-        black_list: Optional[List[str]] = None,
-        topk: int = 20,
-        description: Optional[dict] = None,
-        parser: Type[BaseParser] = JsonParser,
-        max_content_length: int = 8192,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(description, parser)
-        self._setup(searcher_type, timeout, black_list, topk, max_content_length, kwargs)
 
     @tool_api(exclude_arguments=["session_id"])
     async def search(self, query: Union[str, List[str]], session_id: Any = 0) -> dict:

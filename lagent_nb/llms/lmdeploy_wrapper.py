@@ -99,9 +99,8 @@ def _shape(texts: list[str], stop_words, batched: bool) -> Union[str, list[str]]
     return texts if batched else texts[0]
 
 
-class LMDeployPipeline(BaseLLM):
-    """LMDeploy's in-process ``pipeline``; ``LMDeployPipeline(path, model_name=None, tp=1,
-    pipeline_cfg=None, **gen_params)``. ``pipeline_cfg`` goes to ``TurbomindEngineConfig``."""
+class _PipelineSetup:
+    """The engine both pipelines drive: ``pipeline_cfg`` goes to ``TurbomindEngineConfig``."""
 
     def __init__(
         self,
@@ -115,6 +114,11 @@ class LMDeployPipeline(BaseLLM):
         lmdeploy = import_lmdeploy()
         backend = lmdeploy.TurbomindEngineConfig(tp=tp, **(pipeline_cfg or {}))
         self.model = lmdeploy.pipeline(path, model_name=model_name, backend_config=backend)
+
+
+class LMDeployPipeline(_PipelineSetup, BaseLLM):
+    """LMDeploy's in-process ``pipeline``; ``LMDeployPipeline(path, model_name=None, tp=1,
+    pipeline_cfg=None, **gen_params)``. ``pipeline_cfg`` goes to ``TurbomindEngineConfig``."""
 
     def _config(self, params: dict, skip_special_tokens: bool) -> Any:
         return import_lmdeploy().GenerationConfig(**generation_kwargs(params, skip_special_tokens))
@@ -149,22 +153,9 @@ class LMDeployPipeline(BaseLLM):
         yield ModelStatusCode.END, text.final(), None
 
 
-class AsyncLMDeployPipeline(AsyncBaseLLM):
+class AsyncLMDeployPipeline(_PipelineSetup, AsyncBaseLLM):
     """LMDeploy's async engine; concurrent requests run side by side, each with its own
     engine session, and ``stream_chat`` yields text as it is generated."""
-
-    def __init__(
-        self,
-        path: str,
-        model_name: Optional[str] = None,
-        tp: int = 1,
-        pipeline_cfg: Optional[dict] = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(path=path, **kwargs)
-        lmdeploy = import_lmdeploy()
-        backend = lmdeploy.TurbomindEngineConfig(tp=tp, **(pipeline_cfg or {}))
-        self.model = lmdeploy.pipeline(path, model_name=model_name, backend_config=backend)
 
     async def _pieces(self, prompt: str, params: dict, skip: bool) -> AsyncIterator[str]:
         config = import_lmdeploy().GenerationConfig(**generation_kwargs(params, skip))
@@ -212,7 +203,10 @@ class AsyncLMDeployPipeline(AsyncBaseLLM):
 class _ClientCore:
     """Request building and answer reading for the HTTP clients; the twins only wait."""
 
-    def _setup(self, url: str, model_name: Optional[str], timeout: float) -> None:
+    def __init__(
+        self, url: str, model_name: Optional[str] = None, timeout: float = 120.0, **kwargs: Any
+    ) -> None:
+        super().__init__(path=url, **kwargs)
         self.url = url.rstrip("/")
         self.model_name = model_name or "default"
         self.timeout = httpx.Timeout(timeout, connect=min(10.0, timeout))
@@ -232,12 +226,6 @@ class _ClientCore:
 class LMDeployClient(_ClientCore, BaseLLM):
     """A client of a running ``lmdeploy serve api_server`` (``url`` like
     ``http://127.0.0.1:23333``); needs no LMDeploy install."""
-
-    def __init__(
-        self, url: str, model_name: Optional[str] = None, timeout: float = 120.0, **kwargs: Any
-    ) -> None:
-        super().__init__(path=url, **kwargs)
-        self._setup(url, model_name, timeout)
 
     def generate(
         self, inputs: Union[str, list[str]], skip_special_tokens: bool = False, **kwargs: Any
@@ -288,12 +276,6 @@ class LMDeployClient(_ClientCore, BaseLLM):
 
 class AsyncLMDeployClient(_ClientCore, AsyncBaseLLM):
     """The async twin of :class:`LMDeployClient`."""
-
-    def __init__(
-        self, url: str, model_name: Optional[str] = None, timeout: float = 120.0, **kwargs: Any
-    ) -> None:
-        super().__init__(path=url, **kwargs)
-        self._setup(url, model_name, timeout)
 
     async def generate(
         self,
@@ -380,9 +362,9 @@ def start_api_server(
     raise TimeoutError(f"lmdeploy api_server did not answer at {url} in {startup_timeout} s")
 
 
-class LMDeployServer(LMDeployClient):
-    """Serve ``path`` with ``lmdeploy serve api_server`` (a child process this object owns,
-    stopped at exit) and talk to it as :class:`LMDeployClient` does."""
+class _Served:
+    """Start ``lmdeploy serve api_server`` for ``path`` (a child process this object owns,
+    stopped at exit), then talk to it as a client."""
 
     def __init__(
         self,
@@ -401,21 +383,9 @@ class LMDeployServer(LMDeployClient):
         super().__init__(f"http://{server_name}:{server_port}", model_name, **kwargs)
 
 
-class AsyncLMDeployServer(AsyncLMDeployClient):
+class LMDeployServer(_Served, LMDeployClient):
+    """Serve ``path`` with LMDeploy and talk to it as :class:`LMDeployClient` does."""
+
+
+class AsyncLMDeployServer(_Served, AsyncLMDeployClient):
     """The async twin of :class:`LMDeployServer`."""
-
-    def __init__(
-        self,
-        path: str,
-        model_name: Optional[str] = None,
-        server_name: str = "127.0.0.1",
-        server_port: int = 23333,
-        tp: int = 1,
-        serve_cfg: Optional[dict] = None,
-        startup_timeout: float = 600.0,
-        **kwargs: Any,
-    ) -> None:
-        self.process = start_api_server(
-            path, model_name, server_name, server_port, tp, serve_cfg, startup_timeout
-        )
-        super().__init__(f"http://{server_name}:{server_port}", model_name, **kwargs)
