@@ -19,17 +19,35 @@ def _message_or(default: str, err_msg: Any) -> str:
     return err_msg if isinstance(err_msg, str) and err_msg else default
 
 
-class InvalidAction(BaseAction):
-    """Answers a call to a tool that does not exist (``valid=INVALID``, ``API_ERROR``)."""
+class _ErrorAction(BaseAction):
+    """Shared by the fallbacks that only ever answer with an error (``valid=INVALID``,
+    ``API_ERROR``); each subclass says when it answers and with what default message."""
+
+    default_message = ""
 
     def __init__(
         self,
-        err_msg: str = "The action is invalid, please check the action name.",
+        err_msg: Optional[str] = None,
         description: Optional[dict] = None,
         parser: Type[BaseParser] = BaseParser,
     ) -> None:
         super().__init__(description, parser)
-        self._err_msg = err_msg
+        self._err_msg = err_msg or self.default_message
+
+    def _error(self, err_msg: Any) -> ActionReturn:
+        return ActionReturn(
+            args={"text": err_msg},
+            errmsg=_message_or(self._err_msg, err_msg),
+            type=self.name,
+            valid=ActionValidCode.INVALID,
+            state=ActionStatusCode.API_ERROR,
+        )
+
+
+class InvalidAction(_ErrorAction):
+    """Answers a call to a tool that does not exist (``valid=INVALID``, ``API_ERROR``)."""
+
+    default_message = "The action is invalid, please check the action name."
 
     @tool_api
     def run(self, err_msg: Optional[str] = None) -> ActionReturn:
@@ -38,26 +56,13 @@ class InvalidAction(BaseAction):
         Args:
             err_msg (str, optional): a specific message; the default one otherwise.
         """
-        return ActionReturn(
-            args={"text": err_msg},
-            errmsg=_message_or(self._err_msg, err_msg),
-            type=self.name,
-            valid=ActionValidCode.INVALID,
-            state=ActionStatusCode.API_ERROR,
-        )
+        return self._error(err_msg)
 
 
-class NoAction(BaseAction):
+class NoAction(_ErrorAction):
     """Answers a reply that should have called a tool but did not follow the format."""
 
-    def __init__(
-        self,
-        err_msg: str = "Please follow the format",
-        description: Optional[dict] = None,
-        parser: Type[BaseParser] = BaseParser,
-    ) -> None:
-        super().__init__(description, parser)
-        self._err_msg = err_msg
+    default_message = "Please follow the format"
 
     @tool_api
     def run(self, err_msg: Optional[str] = None) -> ActionReturn:
@@ -66,13 +71,7 @@ class NoAction(BaseAction):
         Args:
             err_msg (str, optional): a specific message; the default one otherwise.
         """
-        return ActionReturn(
-            args={"text": err_msg},
-            errmsg=_message_or(self._err_msg, err_msg),
-            type=self.name,
-            valid=ActionValidCode.INVALID,
-            state=ActionStatusCode.API_ERROR,
-        )
+        return self._error(err_msg)
 
 
 class FinishAction(BaseAction):
