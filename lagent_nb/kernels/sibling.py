@@ -25,6 +25,7 @@ from .limits import (
     zombie_children,
 )
 from .results import Execution, ExecutionError
+from .utf8_pipe import startup_arguments
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,8 @@ class SiblingKernel:
 
     async def start(self, timeout: float) -> SiblingKernel:
         try:
-            await self.km.start_kernel(**self._launch)
+            extra = startup_arguments(self.km.kernel_spec.argv)
+            await self.km.start_kernel(extra_arguments=extra, **self._launch)
             self.kc = self.km.client()
             self.kc.allow_stdin = False
             self.kc.start_channels()

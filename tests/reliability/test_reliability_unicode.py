@@ -137,11 +137,6 @@ def test_sibling_kernel_output(kernels):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: ipykernel decodes fd-level output per 1000-byte read, so multi-byte "
-    "characters cut between reads become U+FFFD; see tests/reliability/README.md",
-)
 def test_subprocess_output_in_a_tool_keeps_multibyte_characters():
     """Model-written code often shells out (``subprocess``, ``!cmd``); that output reaches the
     kernel through a pipe, not through ``sys.stdout``."""
