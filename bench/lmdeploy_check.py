@@ -6,7 +6,6 @@ Needs an NVIDIA GPU and LMDeploy; anywhere else it prints why it skipped and exi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.vllm_check import DEFAULT_MODEL, prompts, report, skip_reason
+from bench.vllm_check import DEFAULT_MODEL, main, measure, prompts, skip_reason
 from lagent_nb.llms import INTERNLM2_META
 from lagent_nb.schema import ModelStatusCode
 
@@ -53,37 +52,10 @@ async def _streams(model: str, count: int, max_new_tokens: int) -> tuple[float, 
 
 
 def run(quick: bool = False, model: str = DEFAULT_MODEL) -> str:
-    reason = skip_reason("lmdeploy", "LMDeploy")
-    if reason:
-        return f"{TITLE}\n\nskipped: {reason}.\n"
-    count, max_new = (8, 64) if quick else (64, 256)
-    elapsed, words, sample = _batch_chat(model, count, max_new)
-    stream_s, first_s, chunks = asyncio.run(_streams(model, count, max_new))
-    rows = [
-        (
-            "LMDeployPipeline.chat (batch)",
-            elapsed,
-            f"{words} words",
-            f"{words / elapsed:.0f} words/s",
-        ),
-        (
-            f"AsyncLMDeployPipeline.stream_chat x{count} concurrent",
-            stream_s,
-            f"{chunks} chunks, first after {first_s:.2f} s",
-            f"{chunks / stream_s:.0f} chunks/s",
-        ),
-    ]
-    return report(TITLE, model, count, max_new, rows, sample)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter requests")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}")
-    args = parser.parse_args(argv)
-    print(run(quick=args.quick, model=args.model))
-    return 0
+    batch = (_batch_chat, "LMDeployPipeline.chat (batch)", "words")
+    streams = (_streams, "AsyncLMDeployPipeline.stream_chat")
+    return measure(TITLE, skip_reason("lmdeploy", "LMDeploy"), model, quick, batch, streams)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(run, __doc__))

@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -107,32 +108,47 @@ def report(title: str, model: str, count: int, max_new: int, rows: list, sample:
     return "\n".join(lines)
 
 
-def run(quick: bool = False, model: str = DEFAULT_MODEL) -> str:
-    reason = skip_reason()
+def measure(
+    title: str,
+    reason: str | None,
+    model: str,
+    quick: bool,
+    batch: tuple[Callable, str, str],
+    streams: tuple[Callable, str],
+) -> str:
+    """Run one engine's batch and concurrent-stream checks and report them (or why not).
+
+    ``batch`` is ``(fn, label, unit)`` with ``fn(model, count, max_new) -> (seconds, amount,
+    sample)``; ``streams`` is ``(async fn, label)`` with ``fn(...) -> (seconds, first, chunks)``.
+    """
     if reason:
-        return f"{TITLE}\n\nskipped: {reason}.\n"
+        return f"{title}\n\nskipped: {reason}.\n"
     count, max_new = (8, 64) if quick else (64, 256)
-    elapsed, tokens, sample = _batch_chat(model, count, max_new)
-    stream_s, first_s, chunks = asyncio.run(_streams(model, count, max_new))
+    batch_fn, batch_label, unit = batch
+    stream_fn, stream_label = streams
+    elapsed, amount, sample = batch_fn(model, count, max_new)
+    stream_s, first_s, chunks = asyncio.run(stream_fn(model, count, max_new))
     rows = [
+        (batch_label, elapsed, f"{amount} {unit}", f"{amount / elapsed:.0f} {unit}/s"),
         (
-            "VllmModel.generate (batch)",
-            elapsed,
-            f"{tokens} tokens",
-            f"{tokens / elapsed:.0f} tok/s",
-        ),
-        (
-            f"AsyncVllmModel.stream_chat x{count} concurrent",
+            f"{stream_label} x{count} concurrent",
             stream_s,
             f"{chunks} chunks, first after {first_s:.2f} s",
             f"{chunks / stream_s:.0f} chunks/s",
         ),
     ]
-    return report(TITLE, model, count, max_new, rows, sample)
+    return report(title, model, count, max_new, rows, sample)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(quick: bool = False, model: str = DEFAULT_MODEL) -> str:
+    batch = (_batch_chat, "VllmModel.generate (batch)", "tokens")
+    streams = (_streams, "AsyncVllmModel.stream_chat")
+    return measure(TITLE, skip_reason(), model, quick, batch, streams)
+
+
+def main(run: Callable[..., str], doc: str, argv: list[str] | None = None) -> int:
+    """The command line both GPU checks share."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter requests")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}")
     args = parser.parse_args(argv)
@@ -141,4 +157,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(run, __doc__))

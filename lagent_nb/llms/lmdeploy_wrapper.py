@@ -94,6 +94,14 @@ def sse_piece(line: str) -> Optional[str]:
     return json.loads(data)["choices"][0].get("text") or ""
 
 
+def stream_update(text: StreamText, line: str) -> tuple[Optional[str], bool]:
+    """Feed one SSE line to ``text``: the newly visible text (or None), and whether to stop."""
+    piece = sse_piece(line)
+    if piece is SSE_DONE:
+        return None, True
+    return text.feed(piece), text.stopped
+
+
 def _shape(texts: list[str], stop_words, batched: bool) -> Union[str, list[str]]:
     texts = [cut_at_stop_words(t, stop_words) for t in texts]
     return texts if batched else texts[0]
@@ -261,13 +269,10 @@ class LMDeployClient(_ClientCore, BaseLLM):
             ):
                 response.raise_for_status()
                 for line in response.iter_lines():
-                    piece = sse_piece(line)
-                    if piece is SSE_DONE:
-                        break
-                    visible = text.feed(piece)
+                    visible, done = stream_update(text, line)
                     if visible is not None:
                         yield ModelStatusCode.STREAM_ING, visible, None
-                    if text.stopped:
+                    if done:
                         break
         except httpx.HTTPError as exc:
             raise self._error(exc) from exc
@@ -315,13 +320,10 @@ class AsyncLMDeployClient(_ClientCore, AsyncBaseLLM):
             ):
                 response.raise_for_status()
                 async for line in response.aiter_lines():
-                    piece = sse_piece(line)
-                    if piece is SSE_DONE:
-                        break
-                    visible = text.feed(piece)
+                    visible, done = stream_update(text, line)
                     if visible is not None:
                         yield ModelStatusCode.STREAM_ING, visible, None
-                    if text.stopped:
+                    if done:
                         break
         except httpx.HTTPError as exc:
             raise self._error(exc) from exc

@@ -39,3 +39,23 @@ def test_script_exits_zero_with_a_skip_message_without_gpu():
     )
     assert proc.returncode == 0, proc.stderr
     assert "skipped:" in proc.stdout
+
+
+def test_measure_reports_both_paths_when_the_engine_runs():
+    """The non-skipped path both GPU checks share, with stand-in engines."""
+    check = _load()
+
+    def batch(model, count, max_new):
+        assert (count, max_new) == (8, 64)  # quick sizes
+        return 2.0, 100, "a reply"
+
+    async def streams(model, count, max_new):
+        return 4.0, 0.5, 40
+
+    text = check.measure("## T", None, "m", True, (batch, "Batch", "tokens"), (streams, "Streams"))
+    assert "| Batch | 2.00 | 100 tokens | 50 tokens/s |" in text
+    assert "| Streams x8 concurrent | 4.00 | 40 chunks, first after 0.50 s | 10 chunks/s |" in text
+    assert "sample reply: 'a reply'" in text
+    assert check.measure("## T", "no GPU", "m", True, (batch, "", ""), (streams, "")).endswith(
+        "skipped: no GPU.\n"
+    )
